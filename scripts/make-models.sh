@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Generates one set of FunASR-layout test models into models/<set>/ (tiny | behav | full).
+# Skips a set whose generator inputs have not changed since it was made.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+set_name="${1:?usage: make-models.sh tiny|behav|full}"
+out="$root/models/$set_name"
+stamp="$out/.generator-hash"
+hash="$(cat "$root"/tools/modelgen/*.py | sha256sum | cut -d' ' -f1)"
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$hash" ]]; then
+  echo "models: $set_name up to date in $out"
+  exit 0
+fi
+start=$(date +%s)
+# Debian's python3 (with python3-torch/python3-onnx), never a pyenv/venv interpreter.
+/usr/bin/python3 "$root/tools/modelgen/generate.py" --set "$set_name" --out "$out"
+echo "$hash" > "$stamp"
+echo "models: $set_name generated in $(( $(date +%s) - start )) s ($(du -sh "$out" | cut -f1))"

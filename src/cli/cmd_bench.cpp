@@ -1,0 +1,10 @@
+// Placeholder until the 'bench' subcommand lands; replaced by its owner.
+#include "cli/commands.h"
+#include <cstdio>
+
+namespace paraserve::cli {
+void add_bench_command(CLI::App& app, int& exit_code) {
+  auto* sub = app.add_subcommand("bench", "(bench: not built yet)");
+  sub->callback([&exit_code] { std::fprintf(stderr, "paraserve bench: not built yet\n"); exit_code = 2; });
+}
+}  // namespace paraserve::cli

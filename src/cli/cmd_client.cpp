@@ -1,0 +1,10 @@
+// Placeholder until the 'client' subcommand lands; replaced by its owner.
+#include "cli/commands.h"
+#include <cstdio>
+
+namespace paraserve::cli {
+void add_client_command(CLI::App& app, int& exit_code) {
+  auto* sub = app.add_subcommand("client", "(client: not built yet)");
+  sub->callback([&exit_code] { std::fprintf(stderr, "paraserve client: not built yet\n"); exit_code = 2; });
+}
+}  // namespace paraserve::cli

@@ -1,0 +1,10 @@
+// Placeholder until the 'models' subcommand lands; replaced by its owner.
+#include "cli/commands.h"
+#include <cstdio>
+
+namespace paraserve::cli {
+void add_models_command(CLI::App& app, int& exit_code) {
+  auto* sub = app.add_subcommand("models", "(models: not built yet)");
+  sub->callback([&exit_code] { std::fprintf(stderr, "paraserve models: not built yet\n"); exit_code = 2; });
+}
+}  // namespace paraserve::cli

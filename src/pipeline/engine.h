@@ -1,0 +1,30 @@
+// The shared, read-only side of the engine: every loaded model, shared by all sessions
+// and threads. Loaded once from FunASR model directories.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace paraserve {
+
+struct EngineConfig {
+  std::string vad_dir;            // FSMN-VAD (required for streaming)
+  std::string online_model_dir;   // streaming Paraformer: encoder, decoder, am.mvn, config.yaml, tokens.json
+  std::string offline_model_dir;  // offline Paraformer (plain or timestamp variant)
+  std::string punc_dir;           // CT-Transformer punctuation (vad_realtime or offline)
+  // FunASR's quantize flags: the quantized file is loaded only when the string is exactly "true".
+  std::string quantize = "true";
+  std::string vad_quant = "true";
+  std::string punc_quant = "true";
+  int model_threads = 1;          // ORT intra-op threads per session
+  bool ort_cpu_arena = false;     // ORT CPU memory arena (FunASR disables it)
+};
+
+struct Engine;  // defined in pipeline/engine_impl.h; holds the model objects
+
+// Loads every configured model; throws paraserve::Error naming the directory/file on failure.
+std::shared_ptr<const Engine> load_engine(const EngineConfig& config);
+// One line per loaded model ("vad: /path/model_quant.onnx (quantized)") for logs and /metrics.
+std::vector<std::string> describe_engine(const Engine& engine);
+
+}  // namespace paraserve

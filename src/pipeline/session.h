@@ -1,0 +1,49 @@
+// Streaming 2pass session: one per audio stream, used by one thread at a time.
+// Lifecycle: construct -> feed()* -> finish() -> (feed()* -> finish())* -> destroy.
+// finish() resets the session for the next utterance on the same stream.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "pipeline/engine.h"
+#include "pipeline/results.h"
+
+namespace paraserve {
+
+struct SessionOptions {
+  Mode mode = Mode::kTwoPass;
+  ChunkSize chunk;             // validated: chunk.chunk > 0, left/right >= 0
+  int sample_rate = 16000;     // rate of the PCM passed to feed(); resampled to 16 kHz with carried state
+  bool itn = true;             // accepted; ITN is not built yet
+  std::string hotwords;        // stored for a later hotword implementation
+  std::string wav_format = "pcm";  // anything but pcm/PCM: finish() reports FunASR's PCM-only error
+};
+
+class StreamSession {
+ public:
+  StreamSession(std::shared_ptr<const Engine> engine, const SessionOptions& options);
+  ~StreamSession();
+  StreamSession(const StreamSession&) = delete;
+  StreamSession& operator=(const StreamSession&) = delete;
+
+  // Mode may change between messages (FunASR reads it per task).
+  void set_mode(Mode mode);
+  const SessionOptions& options() const;
+
+  // Appends a result for every completed 800-sample piece that produced text.
+  void feed(std::span<const int16_t> pcm, std::vector<StreamResult>& out);
+  // Flushes the stream; appends the results still owed, the last one with is_final = true.
+  void finish(std::vector<StreamResult>& out);
+
+  // Bytes currently reserved by this session's own state (caches, buffers, histories).
+  std::size_t state_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace paraserve
