@@ -1,10 +1,222 @@
-// Placeholder until the 'bench' subcommand lands; replaced by its owner.
-#include "cli/commands.h"
+// `paraserve bench`: network-free benchmarks of the engine.
+//   bench stream  : N StreamSessions fed 800-sample pieces as fast as possible on W worker
+//                   threads; RTF per stream, partial-result latency, optional capacity search.
+//   bench offline : offline transcription RTF on 1 and N threads, fp32 and int8.
+// Prints figures only (no pass/fail).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/commands.h"
+#include "common/error.h"
+#include "frontend/audio_file.h"
+#include "pipeline/engine.h"
+#include "pipeline/session.h"
+#include "pipeline/transcriber.h"
 
 namespace paraserve::cli {
-void add_bench_command(CLI::App& app, int& exit_code) {
-  auto* sub = app.add_subcommand("bench", "(bench: not built yet)");
-  sub->callback([&exit_code] { std::fprintf(stderr, "paraserve bench: not built yet\n"); exit_code = 2; });
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchArgs {
+  std::string models;
+  std::string quantize = "true";
+  std::string audio;
+  int streams = 4;
+  int workers = 1;
+  double seconds = 30;
+  bool search = false;
+  int threads = 2;
+};
+
+EngineConfig engine_config(const BenchArgs& a, const std::string& quant, bool streaming) {
+  namespace fs = std::filesystem;
+  auto sub = [&](const char* name) {
+    std::string p = a.models + "/" + name;
+    return fs::is_directory(p) ? p : std::string();
+  };
+  EngineConfig c;
+  c.vad_dir = sub("vad");
+  c.online_model_dir = streaming ? sub("online") : std::string();
+  c.offline_model_dir = sub("offline");
+  c.punc_dir = sub("punc");
+  c.quantize = c.vad_quant = c.punc_quant = quant;
+  if (c.offline_model_dir.empty()) throw Error(a.models + ": expected a model set with vad/, online/, offline/, punc/ subfolders");
+  return c;
 }
+
+// Speech-like test signal when no --audio is given: 3 s of harmonic bursts, 1.5 s of quiet.
+std::vector<float> synth_audio(double seconds) {
+  const std::size_t n = static_cast<std::size_t>(seconds * 16000);
+  std::vector<float> x(n);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> noise(0.f, 1.f);
+  const float freqs[] = {279.f, 400.f, 536.f, 760.f, 1000.f, 1400.f, 2000.f, 2800.f};
+  for (std::size_t i = 0; i < n; ++i) {
+    const double t = static_cast<double>(i) / 16000.0;
+    const bool speech = std::fmod(t, 4.5) < 3.0 && std::fmod(t, 0.36) < 0.24;
+    float v = 0.002f * noise(rng);
+    if (speech) v += 0.4f * static_cast<float>(std::sin(2 * M_PI * freqs[static_cast<std::size_t>(t / 0.36) % 8] * t));
+    x[i] = v;
+  }
+  return x;
+}
+
+std::vector<int16_t> to_pcm(const std::vector<float>& x) {
+  std::vector<int16_t> p(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) p[i] = static_cast<int16_t>(std::clamp(x[i], -1.f, 1.f) * 32767.f);
+  return p;
+}
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5))];
+}
+
+struct StreamRun {
+  std::vector<double> rtf;         // per stream: wall time to finish / audio duration
+  std::vector<double> latency_ms;  // compute time of feed() calls that produced a partial
+};
+
+StreamRun run_streams(const std::shared_ptr<const Engine>& engine, const std::vector<int16_t>& pcm, int streams,
+                      int workers) {
+  StreamRun r;
+  r.rtf.assign(static_cast<std::size_t>(streams), 0);
+  std::vector<std::vector<double>> lat(static_cast<std::size_t>(workers));
+  const double audio_s = static_cast<double>(pcm.size()) / 16000.0;
+  const auto t0 = Clock::now();
+  auto worker = [&](int w) {
+    std::vector<std::unique_ptr<StreamSession>> mine;
+    std::vector<int> ids;
+    for (int i = w; i < streams; i += workers) {
+      mine.push_back(std::make_unique<StreamSession>(engine, SessionOptions{}));
+      ids.push_back(i);
+    }
+    std::vector<StreamResult> out;
+    for (std::size_t pos = 0; pos < pcm.size(); pos += 800) {
+      const std::size_t n = std::min<std::size_t>(800, pcm.size() - pos);
+      for (auto& s : mine) {
+        out.clear();
+        const auto a = Clock::now();
+        s->feed(std::span<const int16_t>(pcm.data() + pos, n), out);
+        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - a).count();
+        for (const auto& res : out)
+          if (!res.online_text.empty()) lat[static_cast<std::size_t>(w)].push_back(ms);
+      }
+    }
+    for (std::size_t k = 0; k < mine.size(); ++k) {
+      out.clear();
+      mine[k]->finish(out);
+      r.rtf[static_cast<std::size_t>(ids[k])] = std::chrono::duration<double>(Clock::now() - t0).count() / audio_s;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int w = 0; w < workers; ++w) pool.emplace_back(worker, w);
+  for (auto& t : pool) t.join();
+  for (auto& l : lat) r.latency_ms.insert(r.latency_ms.end(), l.begin(), l.end());
+  return r;
+}
+
+int bench_stream(const BenchArgs& a) {
+  if (a.streams < 1 || a.workers < 1 || a.seconds <= 0) throw Error("bench stream: --streams, --workers >= 1 and --seconds > 0");
+  auto engine = load_engine(engine_config(a, a.quantize, true));
+  std::vector<float> audio = a.audio.empty() ? synth_audio(a.seconds) : decode_audio_file(a.audio).samples;
+  if (!a.audio.empty()) audio.resize(std::min(audio.size(), static_cast<std::size_t>(a.seconds * 16000)));
+  const auto pcm = to_pcm(audio);
+  std::printf("bench stream: models %s (quantize=%s), %d streams, %d workers, %.1f s audio each\n", a.models.c_str(),
+              a.quantize.c_str(), a.streams, a.workers, static_cast<double>(pcm.size()) / 16000.0);
+  StreamRun r = run_streams(engine, pcm, a.streams, a.workers);
+  for (std::size_t i = 0; i < r.rtf.size(); ++i) std::printf("  stream %3zu  RTF %.4f\n", i, r.rtf[i]);
+  std::printf("  max RTF %.4f\n", *std::max_element(r.rtf.begin(), r.rtf.end()));
+  std::printf("  partial latency (engine compute per piece with a partial): p50 %.2f ms, p95 %.2f ms (%zu partials)\n",
+              percentile(r.latency_ms, 0.5), percentile(r.latency_ms, 0.95), r.latency_ms.size());
+  if (a.search) {
+    // Largest N with every stream at RTF <= 1 on these workers: doubling, then bisection.
+    auto ok = [&](int n) {
+      StreamRun s = run_streams(engine, pcm, n, a.workers);
+      const double m = *std::max_element(s.rtf.begin(), s.rtf.end());
+      std::printf("  search: %4d streams -> max RTF %.3f\n", n, m);
+      std::fflush(stdout);
+      return m <= 1.0;
+    };
+    int lo = 0, hi = 1;
+    while (hi <= 4096 && ok(hi)) {
+      lo = hi;
+      hi *= 2;
+    }
+    while (hi - lo > 1) {
+      const int mid = (lo + hi) / 2;
+      (ok(mid) ? lo : hi) = mid;
+    }
+    std::printf("  capacity: %d real-time streams on %d workers = %.1f streams per core\n", lo, a.workers,
+                static_cast<double>(lo) / a.workers);
+  }
+  return 0;
+}
+
+int bench_offline(const BenchArgs& a) {
+  if (a.threads < 1 || a.seconds <= 0) throw Error("bench offline: --threads >= 1 and --seconds > 0");
+  std::vector<float> audio = a.audio.empty() ? synth_audio(a.seconds) : decode_audio_file(a.audio).samples;
+  const double dur = static_cast<double>(audio.size()) / 16000.0;
+  std::printf("bench offline: models %s, %.1f s audio per job\n", a.models.c_str(), dur);
+  std::printf("  %-6s %-8s %-10s %s\n", "model", "threads", "RTF", "x real time");
+  for (const std::string quant : {"false", "true"}) {
+    std::shared_ptr<const Engine> engine;
+    try {
+      engine = load_engine(engine_config(a, quant, false));
+    } catch (const Error& e) {
+      std::printf("  %-6s (skipped: %s)\n", quant == "true" ? "int8" : "fp32", e.what());
+      continue;
+    }
+    Transcriber tr(engine);
+    for (int n : {1, a.threads}) {
+      const auto t0 = Clock::now();
+      std::vector<std::thread> pool;
+      for (int i = 0; i < n; ++i) pool.emplace_back([&] { tr.transcribe(audio); });
+      for (auto& t : pool) t.join();
+      const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+      const double rtf = wall / (dur * n);
+      std::printf("  %-6s %-8d %-10.4f %.1f\n", quant == "true" ? "int8" : "fp32", n, rtf, rtf > 0 ? 1.0 / rtf : 0.0);
+      if (n == a.threads) break;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, int& exit_code) {
+  auto* bench = app.add_subcommand("bench", "Network-free benchmarks (streaming sessions, offline transcription)");
+  bench->require_subcommand(1);
+
+  auto sa = std::make_shared<BenchArgs>();
+  auto* st = bench->add_subcommand("stream", "N streaming 2pass sessions on W worker threads, as fast as possible");
+  st->add_option("--models", sa->models, "model set folder with vad/ online/ offline/ punc/")->required();
+  st->add_option("--quantize", sa->quantize, "load *_quant.onnx (only exactly 'true')")->capture_default_str();
+  st->add_option("--streams", sa->streams, "concurrent sessions")->capture_default_str();
+  st->add_option("--workers", sa->workers, "worker threads")->capture_default_str();
+  st->add_option("--seconds", sa->seconds, "audio seconds per stream")->capture_default_str();
+  st->add_option("--audio", sa->audio, "audio file to stream (default: synthetic tone speech)");
+  st->add_flag("--search", sa->search, "also search the largest real-time stream count");
+  st->callback([sa, &exit_code] { exit_code = bench_stream(*sa); });
+
+  auto oa = std::make_shared<BenchArgs>();
+  auto* of = bench->add_subcommand("offline", "offline transcription RTF, 1 and N threads, fp32 and int8");
+  of->add_option("--models", oa->models, "model set folder with vad/ offline/ punc/ (online/ optional)")->required();
+  of->add_option("--threads", oa->threads, "parallel jobs for the N-thread row")->capture_default_str();
+  of->add_option("--seconds", oa->seconds, "audio seconds per job")->capture_default_str();
+  of->add_option("--audio", oa->audio, "audio file (default: synthetic tone speech)");
+  of->callback([oa, &exit_code] { exit_code = bench_offline(*oa); });
+}
+
 }  // namespace paraserve::cli

@@ -1,10 +1,149 @@
-// Placeholder until the 'serve' subcommand lands; replaced by its owner.
+// `paraserve serve`: the FunASR-compatible 2pass WebSocket server. Flag names are
+// funasr-wss-server-2pass's own (each takes a value, e.g. `--quantize true`).
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
 #include "cli/commands.h"
-#include <cstdio>
+#include "common/error.h"
+#include "observability/memtrace.h"
+#include "observability/metrics.h"
+#include "observability/process_stats.h"
+#include "pipeline/engine.h"
+#include "server/server.h"
 
 namespace paraserve::cli {
-void add_serve_command(CLI::App& app, int& exit_code) {
-  auto* sub = app.add_subcommand("serve", "(serve: not built yet)");
-  sub->callback([&exit_code] { std::fprintf(stderr, "paraserve serve: not built yet\n"); exit_code = 2; });
+namespace {
+
+struct ServeArgs {
+  server::ServerConfig server;
+  EngineConfig engine;
+  std::string hotword_file;
+  int io_threads = 0, decoder_threads = 0, model_threads = 1;
+  std::string memtrace;
+  int memtrace_every = 0;
+  std::string log_level = "info";
+  // Accepted for FunASR compatibility, not built: warn when set.
+  std::string lm_dir, itn_dir, download_dir, fst_inc_wts, global_beam, lattice_beam, am_scale;
+  std::string vad_rev, punc_rev, itn_rev, lm_rev, offline_rev, online_rev;
+};
+
+void check_dir(const std::string& dir, const char* flag, bool required) {
+  if (dir.empty()) {
+    if (required) throw Error(std::string(flag) + ": a local model directory is required");
+    return;
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec))
+    throw Error(std::string(flag) + ": model directory '" + dir +
+                "' does not exist (paraserve loads local directories only; no ModelScope download)");
 }
+
+int run_serve(ServeArgs& a) {
+  spdlog::set_level(spdlog::level::from_str(a.log_level));
+  auto warn_unbuilt = [](const std::string& v, const char* flag) {
+    if (!v.empty()) spdlog::warn("{} is accepted for FunASR compatibility but not built in paraserve; ignored", flag);
+  };
+  warn_unbuilt(a.lm_dir, "--lm-dir");
+  warn_unbuilt(a.itn_dir, "--itn-dir");
+  warn_unbuilt(a.download_dir, "--download-model-dir");
+  warn_unbuilt(a.fst_inc_wts, "--fst-inc-wts");
+  warn_unbuilt(a.global_beam, "--global-beam");
+  warn_unbuilt(a.lattice_beam, "--lattice-beam");
+  warn_unbuilt(a.am_scale, "--am-scale");
+  for (const auto* rev : {&a.vad_rev, &a.punc_rev, &a.itn_rev, &a.lm_rev, &a.offline_rev, &a.online_rev})
+    warn_unbuilt(*rev, "--*-revision");
+
+  check_dir(a.engine.vad_dir, "--vad-dir", true);
+  check_dir(a.engine.online_model_dir, "--online-model-dir", true);
+  check_dir(a.engine.offline_model_dir, "--model-dir", false);
+  check_dir(a.engine.punc_dir, "--punc-dir", false);
+  if (!a.hotword_file.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(a.hotword_file, ec))
+      spdlog::warn("--hotword: file '{}' not found; no server hotwords", a.hotword_file);
+    else
+      spdlog::warn("--hotword: '{}' accepted; hotword biasing is not built yet", a.hotword_file);
+  }
+
+  const int cpus = available_cpus();
+  a.server.io_threads = a.io_threads > 0 ? a.io_threads : std::max(1, (cpus + 15) / 16);
+  a.server.decoder_threads = a.decoder_threads > 0 ? a.decoder_threads : cpus;
+  a.engine.model_threads = a.model_threads;
+  a.server.validate();
+
+  LedgerConfig ledger_cfg;
+  ledger_cfg.path = a.memtrace;
+  if (a.memtrace_every > 0) ledger_cfg.chunk_every = a.memtrace_every;
+  apply_ledger_env(ledger_cfg);
+  ledger_cfg.validate();
+  auto ledger = MemoryLedger::open_if_enabled(ledger_cfg);
+
+  spdlog::info("loading models ({} CPUs available)", cpus);
+  auto engine = load_engine(a.engine);
+  auto models = describe_engine(*engine);
+  for (const auto& line : models) spdlog::info("model {}", line);
+
+  Metrics metrics;
+  server::ServerDeps deps;
+  deps.metrics = &metrics;
+  deps.ledger = ledger.get();
+  deps.models = models;
+  deps.handle_signals = true;
+  server::Server srv(a.server, server::engine_recognizer_factory(engine), deps);
+  srv.start();
+  srv.wait();
+  spdlog::info("drained; exiting");
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, int& exit_code) {
+  auto a = std::make_shared<ServeArgs>();
+  auto* sub = app.add_subcommand("serve", "FunASR-compatible 2pass WebSocket server (ws/wss + /healthz /readyz /metrics)");
+  auto& s = a->server;
+  auto& lim = s.limits;
+  sub->add_option("--listen-ip", s.listen_ip, "address to listen on")->capture_default_str();
+  sub->add_option("--port", s.port, "port (WebSocket and HTTP)")->capture_default_str();
+  sub->add_option("--certfile", s.certfile, "TLS certificate chain (PEM); TLS iff non-empty and the file exists");
+  sub->add_option("--keyfile", s.keyfile, "TLS private key (PEM)");
+  sub->add_option("--io-thread-num", a->io_threads, "network threads (default ceil(CPUs/16))");
+  sub->add_option("--decoder-thread-num", a->decoder_threads, "inference threads (default: usable CPUs)");
+  sub->add_option("--model-thread-num", a->model_threads, "ONNX Runtime intra-op threads per model")->capture_default_str();
+  sub->add_option("--vad-dir", a->engine.vad_dir, "FSMN-VAD model directory");
+  sub->add_option("--model-dir", a->engine.offline_model_dir, "offline (second pass) Paraformer directory");
+  sub->add_option("--online-model-dir", a->engine.online_model_dir, "streaming Paraformer directory");
+  sub->add_option("--punc-dir", a->engine.punc_dir, "CT-Transformer punctuation directory");
+  sub->add_option("--quantize", a->engine.quantize, "\"true\": load model_quant.onnx")->capture_default_str();
+  sub->add_option("--vad-quant", a->engine.vad_quant, "\"true\": load the quantized VAD")->capture_default_str();
+  sub->add_option("--punc-quant", a->engine.punc_quant, "\"true\": load the quantized punctuation model")->capture_default_str();
+  sub->add_option("--hotword", a->hotword_file, "server hotword file (accepted; biasing not built yet)");
+  const std::pair<const char*, std::string*> unbuilt[] = {{"--lm-dir", &a->lm_dir}, {"--itn-dir", &a->itn_dir},
+                           {"--download-model-dir", &a->download_dir}, {"--fst-inc-wts", &a->fst_inc_wts},
+                           {"--global-beam", &a->global_beam}, {"--lattice-beam", &a->lattice_beam},
+                           {"--am-scale", &a->am_scale}, {"--vad-revision", &a->vad_rev},
+                           {"--punc-revision", &a->punc_rev}, {"--itn-revision", &a->itn_rev},
+                           {"--lm-revision", &a->lm_rev}, {"--offline-model-revision", &a->offline_rev},
+                           {"--online-model-revision", &a->online_rev}};
+  for (auto [flag, dst] : unbuilt)
+    sub->add_option(flag, *dst, "FunASR flag, accepted and ignored (feature not built)");
+  sub->add_option("--max-sessions", lim.max_sessions, "concurrent sessions; beyond: error reply + close")->capture_default_str();
+  sub->add_option("--max-text-bytes", lim.max_text_bytes, "largest JSON text message")->capture_default_str();
+  sub->add_option("--max-frame-bytes", lim.max_frame_bytes, "largest binary audio message")->capture_default_str();
+  sub->add_option("--max-pending-bytes", lim.max_pending_bytes, "undecoded audio per connection before reading pauses")->capture_default_str();
+  sub->add_option("--max-outgoing-bytes", lim.max_outgoing_bytes, "queued replies per connection before it is closed")->capture_default_str();
+  sub->add_option("--max-session-audio", lim.max_session_audio_s, "seconds of audio per connection (0 = no limit)")->capture_default_str();
+  sub->add_option("--idle-timeout", lim.idle_timeout_s, "seconds without client data before closing")->capture_default_str();
+  sub->add_option("--handshake-timeout", lim.handshake_timeout_s, "seconds for TLS + WebSocket handshakes")->capture_default_str();
+  sub->add_option("--drain-timeout", lim.drain_timeout_s, "SIGTERM/SIGINT: seconds to finish in-flight utterances")->capture_default_str();
+  sub->add_option("--memtrace", a->memtrace, "write the memory ledger (NDJSON) to this file");
+  sub->add_option("--memtrace-every", a->memtrace_every, "ledger: record every Nth chunk");
+  sub->add_option("--log-level", a->log_level, "trace|debug|info|warn|error")->capture_default_str();
+  sub->callback([a, &exit_code] { exit_code = run_serve(*a); });
+}
+
 }  // namespace paraserve::cli

@@ -1,0 +1,34 @@
+// Heap allocator figures, detected at run time: the binary may be linked with jemalloc or
+// mimalloc, have one LD_PRELOADed, or use glibc malloc. Detection uses dlsym on the
+// allocator's own introspection entry points, so no allocator library is a link dependency.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace paraserve {
+
+// Byte counts; -1 where the allocator does not report that figure.
+//  jemalloc: stats.allocated / active / resident / retained (after an epoch refresh).
+//  mimalloc: resident = current RSS, active = committed bytes (mi_process_info).
+//  glibc:    allocated = bytes in use (mallinfo2 uordblks + hblkhd),
+//            active = bytes obtained from the OS (arena + hblkhd),
+//            retained = free bytes kept by malloc (fordblks).
+struct AllocatorStats {
+  std::string name;  // "jemalloc", "mimalloc", "glibc" or "unknown"
+  int64_t allocated = -1, active = -1, resident = -1, retained = -1;
+};
+
+AllocatorStats read_allocator_stats();
+std::string allocator_name();
+
+// jemalloc run-time tuning (issue 6 measures these). -1 / unset fields are left alone.
+struct JemallocTuning {
+  int64_t dirty_decay_ms = -1;  // applied to all arenas (arenas.dirty_decay_ms + arena.<all>)
+  int64_t muzzy_decay_ms = -1;
+  int background_thread = -1;   // 0 / 1; -1 = leave as is
+};
+// Applies the tuning when jemalloc is present. Returns an empty string on success (or when
+// nothing was requested), otherwise a one-line reason (e.g. "jemalloc not in use").
+std::string configure_jemalloc(const JemallocTuning& tuning);
+
+}  // namespace paraserve

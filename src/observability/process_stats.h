@@ -1,0 +1,30 @@
+// Process-level figures read from /proc and cgroups: resident set size, its high-water
+// mark, and how many CPUs this process may actually use. All readers return -1 (or 1 for
+// CPU counts) instead of throwing, so they are safe to call from metrics scrapes.
+#pragma once
+#include <cstdint>
+#include <string_view>
+
+namespace paraserve {
+
+// Current RSS in KiB from /proc/self/statm (one small read; no parsing of status).
+int64_t read_rss_kb();
+// Same for another process (used by `paraserve soak` to sample the server); -1 if gone.
+int64_t read_rss_kb(int pid);
+// Peak RSS (VmHWM) in KiB from /proc/self/status; -1 if unavailable.
+int64_t read_hwm_kb();
+
+// CPUs this process can use: min(affinity mask size, ceil(cgroup CPU quota)); always >= 1.
+int available_cpus();
+
+// Parsers, exposed for tests. Each returns -1 when the text is malformed.
+// statm: "size resident shared ..." in pages -> resident in KiB.
+int64_t parse_statm_rss_kb(std::string_view statm, long page_size_bytes);
+// /proc/<pid>/status style "Key:   123 kB" -> 123 for key "Key".
+int64_t parse_status_kb(std::string_view status, std::string_view key);
+// cgroup v2 cpu.max ("max 100000" or "150000 100000") -> CPUs rounded up; 0 = no limit.
+int parse_cgroup_v2_cpu_max(std::string_view cpu_max);
+// cgroup v1 cfs quota/period (quota -1 = no limit) -> CPUs rounded up; 0 = no limit.
+int cpus_from_cfs_quota(long quota_us, long period_us);
+
+}  // namespace paraserve

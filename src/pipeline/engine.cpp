@@ -1,0 +1,104 @@
+#include "pipeline/engine.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "common/error.h"
+#include "models/model_dir.h"
+#include "pipeline/engine_impl.h"
+
+namespace paraserve {
+
+namespace {
+
+std::string describe_file(const std::string& what, const OnnxFileInfo& info) {
+  return what + ": " + info.path + (info.quantized ? " (quantized)" : " (fp32)");
+}
+
+void require_dir(const std::string& dir, const std::string& flag) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec))
+    throw Error(flag + " " + dir + ": not a directory (expected a FunASR model directory)");
+}
+
+}  // namespace
+
+void Engine::require_streaming() const {
+  if (!vad) throw Error("streaming needs a VAD model: set --vad-dir");
+  if (!online) throw Error("streaming needs the online (streaming) Paraformer: set --online-model-dir");
+  if (!punc) throw Error("streaming needs a punctuation model: set --punc-dir");
+}
+
+void Engine::require_offline(const std::string& use) const {
+  if (!offline) throw Error(use + " needs the offline Paraformer: set --model-dir");
+}
+
+std::shared_ptr<const Engine> load_engine(const EngineConfig& config) {
+  if (config.model_threads < 1) throw Error("model threads must be >= 1, got " + std::to_string(config.model_threads));
+  if (config.vad_dir.empty() && config.online_model_dir.empty() && config.offline_model_dir.empty() &&
+      config.punc_dir.empty())
+    throw Error("no model directory given (need at least --model-dir or --online-model-dir)");
+  auto engine = std::make_shared<Engine>();
+  engine->config = config;
+  OrtOptions ort;
+  ort.intra_threads = config.model_threads;
+  ort.cpu_arena = config.ort_cpu_arena;
+  engine->runtime = std::make_unique<OrtRuntime>(ort);
+  OrtRuntime& rt = *engine->runtime;
+
+  if (!config.vad_dir.empty()) {
+    require_dir(config.vad_dir, "--vad-dir");
+    engine->vad = VadModel::load(config.vad_dir, config.vad_quant, rt);
+    engine->vad_fbank = std::make_shared<const FbankComputer>(engine->vad->config().fbank);
+    engine->descriptions.push_back(describe_file("vad", engine->vad->info()));
+  }
+  if (!config.online_model_dir.empty()) {
+    require_dir(config.online_model_dir, "--online-model-dir");
+    engine->online = OnlineParaformerModel::load(config.online_model_dir, config.quantize, rt);
+    engine->online_fbank = std::make_unique<FbankComputer>(engine->online->config().frontend.fbank);
+    engine->descriptions.push_back(describe_file("online encoder", engine->online->encoder_info()));
+    engine->descriptions.push_back(describe_file("online decoder", engine->online->decoder_info()));
+  }
+  if (!config.offline_model_dir.empty()) {
+    require_dir(config.offline_model_dir, "--model-dir");
+    engine->offline = OfflineParaformerModel::load(config.offline_model_dir, config.quantize, rt);
+    OfflineFrontEnd& fe = engine->offline_front;
+    if (engine->online) {
+      // FunASR 2pass: the online dir's am.mvn, config.yaml and tokens.json serve both models.
+      fe.source_dir = config.online_model_dir;
+      fe.config = engine->online->config().frontend;
+      fe.cmvn = engine->online->cmvn();
+      fe.vocab = std::shared_ptr<const Vocab>(engine->online, &engine->online->vocab());
+    } else {
+      const std::string& dir = config.offline_model_dir;
+      fe.source_dir = dir;
+      fe.config = load_asr_frontend_config(require_file(dir, "config.yaml", "front-end options of the offline model"));
+      fe.cmvn = Cmvn::load(require_file(dir, "am.mvn", "CMVN of the offline model"));
+      fe.vocab = std::make_shared<const Vocab>(
+          Vocab::load_json(require_file(dir, "tokens.json", "vocabulary of the offline model")));
+    }
+    const int lfr_dim = fe.config.lfr_m * fe.config.fbank.n_mels;
+    if (lfr_dim != OfflineParaformerModel::kFeatDim)
+      throw Error(fe.source_dir + "/config.yaml: lfr_m * n_mels = " + std::to_string(lfr_dim) + ", the offline model expects " +
+                  std::to_string(OfflineParaformerModel::kFeatDim));
+    fe.cmvn.check_dim(lfr_dim, fe.source_dir + "/am.mvn");
+    fe.fbank = std::make_unique<FbankComputer>(fe.config.fbank);
+    engine->descriptions.push_back(describe_file(engine->offline->has_timestamps() ? "offline (timestamps)" : "offline",
+                                                 engine->offline->info()) +
+                                   "; front end, CMVN and tokens from " + fe.source_dir);
+  }
+  if (!config.punc_dir.empty()) {
+    require_dir(config.punc_dir, "--punc-dir");
+    engine->punc = PuncModel::load(config.punc_dir, config.punc_quant, rt);
+    engine->punc_runner = std::make_unique<PuncModelRunner>(*engine->punc);
+    engine->punctuator = std::make_unique<Punctuator>(*engine->punc_runner, engine->punc->vocab().tokens(),
+                                                      engine->punc->punc_list());
+    engine->descriptions.push_back(describe_file(engine->punc->realtime() ? "punc (realtime)" : "punc (offline)",
+                                                 engine->punc->info()));
+  }
+  return engine;
+}
+
+std::vector<std::string> describe_engine(const Engine& engine) { return engine.descriptions; }
+
+}  // namespace paraserve

@@ -1,0 +1,79 @@
+// The engine's contents (pipeline/engine.h declares it opaque): the ONNX Runtime, every shared
+// model and the shared, immutable front ends. Read-only after load_engine(); shared by all
+// sessions and threads.
+#pragma once
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "decode/punctuator.h"
+#include "frontend/cmvn.h"
+#include "frontend/fbank.h"
+#include "models/config.h"
+#include "models/ort_runtime.h"
+#include "models/paraformer_offline.h"
+#include "models/paraformer_online.h"
+#include "models/punc_model.h"
+#include "models/vad_model.h"
+#include "models/vocab.h"
+#include "pipeline/engine.h"
+
+namespace paraserve {
+
+// PuncRunner over the ONNX punctuation model.
+class PuncModelRunner final : public PuncRunner {
+ public:
+  explicit PuncModelRunner(const PuncModel& model) : model_(model) {}
+  // The offline algorithm passes no mask; a realtime (4-input) model then gets all ones,
+  // which is its mask for an empty cache (§3.5.1), so either model kind serves both uses.
+  void run(std::span<const int32_t> ids, const float* mask, std::vector<float>& logits) const override {
+    const int L = static_cast<int>(ids.size());
+    if (mask == nullptr && model_.realtime()) {
+      std::vector<float> ones(static_cast<std::size_t>(L) * static_cast<std::size_t>(L), 1.0f);
+      model_.run(ids.data(), L, ones.data(), logits);
+      return;
+    }
+    model_.run(ids.data(), L, mask, logits);
+  }
+  int num_classes() const override { return model_.num_classes(); }
+
+ private:
+  const PuncModel& model_;
+};
+
+// Front end + vocabulary used by the offline (second-pass) model. FunASR takes them from
+// the ONLINE dir (funasr-compat.md §3.1, §7.6); offline-only engines use the offline dir's.
+struct OfflineFrontEnd {
+  std::string source_dir;
+  AsrFrontendConfig config;
+  Cmvn cmvn;
+  std::shared_ptr<const Vocab> vocab;
+  std::unique_ptr<FbankComputer> fbank;
+};
+
+struct Engine {
+  EngineConfig config;
+  std::unique_ptr<OrtRuntime> runtime;
+
+  std::shared_ptr<const VadModel> vad;
+  std::shared_ptr<const FbankComputer> vad_fbank;
+
+  std::shared_ptr<const OnlineParaformerModel> online;
+  std::unique_ptr<FbankComputer> online_fbank;
+
+  std::shared_ptr<const OfflineParaformerModel> offline;
+  OfflineFrontEnd offline_front;  // valid when offline is set
+
+  std::shared_ptr<const PuncModel> punc;
+  std::unique_ptr<PuncModelRunner> punc_runner;
+  std::unique_ptr<Punctuator> punctuator;
+
+  std::vector<std::string> descriptions;
+
+  // Throw paraserve::Error naming what is missing for a use ("streaming", "transcribe").
+  void require_streaming() const;
+  void require_offline(const std::string& use) const;
+};
+
+}  // namespace paraserve

@@ -1,0 +1,225 @@
+// StreamSession: FunASR's FunTpassInferBuffer loop (funasr-compat.md §2.5) per 800-sample
+// input piece: PCM intake (+ carried-state resampling) -> streaming VAD -> Audio::Split
+// queueing -> online pass -> offline pass at each VAD end -> punctuation -> stamps.
+#include "pipeline/session.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "common/error.h"
+#include "decode/stamp_sents.h"
+#include "frontend/resampler.h"
+#include "pipeline/audio_splitter.h"
+#include "pipeline/engine_impl.h"
+#include "pipeline/offline_asr.h"
+#include "pipeline/online_asr_stream.h"
+#include "pipeline/vad_stream.h"
+
+namespace paraserve {
+
+namespace {
+
+// FunASR's unit of work: 1600 bytes of s16le PCM at the input rate (websocket-server-2pass.cpp).
+constexpr std::size_t kPieceSamples = 800;
+constexpr const char* kPcmOnlyError = "ERROR. Real-time transcription service ONLY SUPPORT PCM stream.";
+
+void validate_options(const SessionOptions& o) {
+  if (o.chunk.chunk <= 0 || o.chunk.left < 0 || o.chunk.right < 0)
+    throw Error("chunk_size: expected [left >= 0, chunk > 0, right >= 0], got [" + std::to_string(o.chunk.left) + "," +
+                std::to_string(o.chunk.chunk) + "," + std::to_string(o.chunk.right) + "]");
+  if (o.chunk.chunk > 100 || o.chunk.left > 100 || o.chunk.right > 100)
+    throw Error("chunk_size: each value must be <= 100 LFR frames (6 s)");
+  if (o.sample_rate < 1000 || o.sample_rate > 384000)
+    throw Error("audio_fs: expected a sample rate in [1000, 384000] Hz, got " + std::to_string(o.sample_rate));
+}
+
+bool is_pcm(const std::string& f) { return f == "pcm" || f == "PCM"; }
+
+}  // namespace
+
+struct StreamSession::Impl {
+  Impl(std::shared_ptr<const Engine> e, const SessionOptions& o)
+      : engine(std::move(e)),
+        options(o),
+        vad(engine->vad, engine->vad_fbank),
+        splitter(splitter_config(*engine, o)),
+        online(*engine->online, *engine->online_fbank, o.chunk),
+        offline(*engine) {
+    if (o.sample_rate != 16000) resampler.emplace(o.sample_rate, 16000);
+    pending.reserve(kPieceSamples);
+    piece_in.reserve(kPieceSamples);
+    piece.reserve(kPieceSamples * 16000 / static_cast<std::size_t>(std::min(o.sample_rate, 16000)) + 64);
+    edges.reserve(8);
+    split_edges.reserve(8);
+    online_frames.reserve(16);
+    offline_frames.reserve(4);
+    frame_buf.reserve(static_cast<std::size_t>(o.chunk.chunk) * 960 + 16);
+  }
+
+  static AudioSplitterConfig splitter_config(const Engine& engine, const SessionOptions& o) {
+    engine.require_streaming();
+    engine.require_offline("streaming (2pass)");
+    validate_options(o);
+    AudioSplitterConfig c;
+    c.chunk_len = o.chunk.chunk * 960;
+    c.max_single_segment_ms = engine.vad->config().max_single_segment_time;
+    return c;
+  }
+
+  void process_piece(std::span<const int16_t> pcm, bool input_finished, StreamResult& r);
+  void end_of_stream();
+
+  std::shared_ptr<const Engine> engine;
+  SessionOptions options;
+  VadStream vad;
+  AudioSplitter splitter;
+  OnlineAsrStream online;
+  OfflineAsr offline;
+  std::optional<StreamingResampler> resampler;
+
+  std::vector<int16_t> pending;  // < 800 input samples
+  std::vector<float> piece_in, piece;
+  std::vector<VadSegmentEdge> edges;
+  std::vector<SplitEdge> split_edges;
+  std::vector<SplitFrame> online_frames, offline_frames;
+  std::vector<float> frame_buf;
+  std::string online_text;       // online mode: text of the current segment (FunASR online_res)
+  std::string online_punctuated; // online mode: computed like FunASR, never emitted
+  std::vector<std::string> punc_cache[2];
+  OfflineAsrResult offline_result;
+};
+
+void StreamSession::Impl::process_piece(std::span<const int16_t> pcm, bool input_finished, StreamResult& r) {
+  // 1. PCM intake: int16 -> float / 32768, resampled to 16 kHz with carried state.
+  piece_in.resize(pcm.size());
+  for (std::size_t i = 0; i < pcm.size(); ++i) piece_in[i] = static_cast<float>(pcm[i]) / 32768.0f;
+  std::span<const float> samples = piece_in;
+  if (resampler) {
+    piece.clear();
+    resampler->process(piece_in, piece);
+    if (input_finished) resampler->flush(piece);
+    samples = piece;
+  }
+  splitter.push(samples);
+
+  // 2. VAD on this piece.
+  edges.clear();
+  vad.accept(samples, input_finished, edges);
+  split_edges.clear();
+  for (const auto& e : edges) split_edges.push_back({e.start_ms, e.end_ms});
+
+  // 3. Queueing (Audio::Split).
+  online_frames.clear();
+  offline_frames.clear();
+  const Mode mode = options.mode;
+  splitter.split(split_edges, mode, online_frames, offline_frames);
+
+  // 4. Online pass.
+  for (const SplitFrame& f : online_frames) {
+    splitter.copy(f, frame_buf);
+    std::string delta;
+    online.forward(frame_buf, f.is_final, delta);
+    if (mode == Mode::kOnline) {
+      online_text += delta;
+      if (f.is_final) {
+        online_punctuated = engine->punctuator->punctuate_realtime(online_text, punc_cache[0]);
+        online_text.clear();
+      }
+    }
+    r.online_text += delta;
+  }
+
+  // 5. Offline pass for each finished segment; only the last one's text is kept (FunASR).
+  for (const SplitFrame& f : offline_frames) {
+    splitter.copy(f, frame_buf);
+    offline.recognize(frame_buf, f.global_start_ms, offline_result);
+    std::string text = engine->punctuator->punctuate_realtime(offline_result.text, punc_cache[1]);
+    finish_tpass_sentence(text, input_finished);
+    r.offline_text = std::move(text);
+    r.has_offline = !r.offline_text.empty();
+    r.timestamps = offline_result.stamps;
+    r.has_timestamps = !r.timestamps.empty();
+    r.stamp_sents.clear();
+    if (r.has_timestamps) r.stamp_sents = build_stamp_sents(r.offline_text, r.timestamps);
+  }
+  if (!offline_frames.empty()) offline.release();
+  // A long offline segment grows the history copy; give it back rather than keep it.
+  if (frame_buf.capacity() > static_cast<std::size_t>(options.chunk.chunk) * 960 * 2) {
+    std::vector<float>().swap(frame_buf);
+    frame_buf.reserve(static_cast<std::size_t>(options.chunk.chunk) * 960 + 16);
+  }
+
+  r.vad_start_ms = splitter.vad_start_ms();
+  r.vad_end_ms = splitter.vad_end_ms();
+  if (input_finished) {
+    splitter.reset();  // ResetIndex: the time axis restarts at 0
+  } else {
+    splitter.trim();
+  }
+}
+
+void StreamSession::Impl::end_of_stream() {
+  // The websocket layer clears both punctuation caches after the final call; the VAD, the
+  // online stream and the splitter reset themselves in it.
+  for (auto& c : punc_cache) c.clear();
+  online_text.clear();
+  pending.clear();
+  if (resampler) resampler->reset();
+}
+
+StreamSession::StreamSession(std::shared_ptr<const Engine> engine, const SessionOptions& options) {
+  if (!engine) throw Error("StreamSession: no engine");
+  impl_ = std::make_unique<Impl>(std::move(engine), options);
+}
+
+StreamSession::~StreamSession() = default;
+
+void StreamSession::set_mode(Mode mode) { impl_->options.mode = mode; }
+
+const SessionOptions& StreamSession::options() const { return impl_->options; }
+
+void StreamSession::feed(std::span<const int16_t> pcm, std::vector<StreamResult>& out) {
+  Impl& s = *impl_;
+  if (!is_pcm(s.options.wav_format)) return;  // FunASR returns no result for any piece
+  while (!pcm.empty()) {
+    const std::size_t take = std::min(kPieceSamples - s.pending.size(), pcm.size());
+    s.pending.insert(s.pending.end(), pcm.begin(), pcm.begin() + static_cast<std::ptrdiff_t>(take));
+    pcm = pcm.subspan(take);
+    if (s.pending.size() < kPieceSamples) break;
+    StreamResult r;
+    s.process_piece(s.pending, false, r);
+    s.pending.clear();
+    // Non-final results are delivered only when they carry text (websocket-server-2pass.cpp).
+    if (!r.online_text.empty() || r.has_offline) out.push_back(std::move(r));
+  }
+}
+
+void StreamSession::finish(std::vector<StreamResult>& out) {
+  Impl& s = *impl_;
+  StreamResult r;
+  if (!is_pcm(s.options.wav_format)) {
+    r.error = kPcmOnlyError;
+  } else {
+    s.process_piece(s.pending, true, r);
+  }
+  r.is_final = true;
+  s.end_of_stream();
+  out.push_back(std::move(r));
+}
+
+std::size_t StreamSession::state_bytes() const {
+  const Impl& s = *impl_;
+  auto cap = [](const auto& v) { return v.capacity() * sizeof(v[0]); };
+  std::size_t punc = 0;
+  for (const auto& c : s.punc_cache) {
+    punc += cap(c);
+    for (const auto& w : c) punc += w.capacity();
+  }
+  return sizeof(Impl) + s.vad.state_bytes() + s.splitter.state_bytes() + s.online.state_bytes() +
+         s.offline.state_bytes() + cap(s.pending) + cap(s.piece_in) + cap(s.piece) + cap(s.edges) +
+         cap(s.split_edges) + cap(s.online_frames) + cap(s.offline_frames) + cap(s.frame_buf) +
+         s.online_text.capacity() + s.online_punctuated.capacity() + punc + cap(s.offline_result.stamps) +
+         s.offline_result.text.capacity();
+}
+
+}  // namespace paraserve

@@ -1,0 +1,315 @@
+#include "server/connection.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+namespace paraserve::server {
+namespace net = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr std::size_t kPieceBytes = 1600;  // FunASR's 800-sample piece
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+}  // namespace
+
+// ---------------------------------------------------------------- ServerContext
+
+std::string ServerContext::try_admit(const std::shared_ptr<ConnectionCore>& core, uint64_t& id) {
+  std::lock_guard lock(mu);
+  if (draining) return "server is shutting down; reconnect to another instance";
+  if (sessions.size() >= static_cast<std::size_t>(config.limits.max_sessions))
+    return "server is at capacity (--max-sessions " + std::to_string(config.limits.max_sessions) +
+           "); try again later";
+  id = next_id++;
+  sessions.emplace(id, core);
+  return {};
+}
+
+void ServerContext::release(uint64_t id) {
+  std::lock_guard lock(mu);
+  sessions.erase(id);
+  if (sessions.empty()) cv.notify_all();
+}
+
+// ---------------------------------------------------------------- ConnectionCore: I/O side
+
+ConnectionCore::ConnectionCore(ServerContext& ctx, net::any_io_executor io_executor)
+    : ctx_(ctx), io_(std::move(io_executor)), strand_(net::make_strand(*ctx.work)) {}
+
+ConnectionCore::~ConnectionCore() {
+  if (id_ == 0) return;
+  if (ctx_.metrics) ctx_.metrics->sessions_active.dec();
+  ledger_.record(Phase::kConnClose, {.audio_ms = -1, .bytes = static_cast<int64_t>(audio_bytes_)});
+  ctx_.release(id_);
+}
+
+bool ConnectionCore::admit() {
+  const std::string why = ctx_.try_admit(shared_from_this(), id_);
+  if (!why.empty()) {
+    if (ctx_.metrics) ctx_.metrics->sessions_rejected.inc();
+    send(format_error(params_.wav_name, why));
+    close_after_flush(CloseCode::kTryAgainLater);
+    return false;
+  }
+  if (ctx_.metrics) {
+    ctx_.metrics->sessions_active.inc();
+    ctx_.metrics->sessions_total.inc();
+  }
+  ledger_ = LedgerSession(ctx_.ledger, id_);
+  ledger_.record(Phase::kConnOpen);
+  return true;
+}
+
+void ConnectionCore::fail(const std::string& error, CloseCode code) {
+  if (ctx_.metrics) ctx_.metrics->protocol_errors.inc();
+  spdlog::info("connection {}: {}", id_, error);
+  send(format_error(params_.wav_name, error));
+  close_after_flush(code);
+}
+
+void ConnectionCore::on_text(std::string_view text) {
+  const bool was_configured = params_.configured;
+  const MessageOutcome out = apply_text_message(text, params_);
+  if (!out.error.empty()) {
+    if (out.close) {
+      fail(out.error, out.error.starts_with("field 'wav_format'") ? CloseCode::kUnsupported
+                                                                   : CloseCode::kInvalidPayload);
+    } else {
+      if (ctx_.metrics) ctx_.metrics->protocol_errors.inc();
+      send(format_error(params_.wav_name, out.error));
+    }
+    return;
+  }
+  if (!was_configured && params_.configured && !prebuf_.empty()) {
+    enqueue_audio(prebuf_);  // FunASR keeps the sub-1600-byte remainder of early audio
+    prebuf_.clear();
+    prebuf_.shrink_to_fit();
+  }
+  if (out.end_of_stream) {
+    enqueue_finish();
+    utterance_open_ = false;
+    ++finals_owed_;
+  }
+}
+
+bool ConnectionCore::on_binary(std::span<const uint8_t> data) {
+  if (data.empty()) return true;
+  if (!params_.configured) {
+    // FunASR discards audio that arrives before the first JSON message, except the part of
+    // the buffer below one 1600-byte piece.
+    prebuf_.insert(prebuf_.end(), data.begin(), data.end());
+    if (prebuf_.size() > kPieceBytes)
+      prebuf_.erase(prebuf_.begin(), prebuf_.begin() + static_cast<std::ptrdiff_t>(prebuf_.size() / kPieceBytes * kPieceBytes));
+    return true;
+  }
+  audio_bytes_ += data.size();
+  const double limit_s = ctx_.config.limits.max_session_audio_s;
+  if (limit_s > 0 && static_cast<double>(audio_bytes_) > limit_s * params_.audio_fs * 2.0) {
+    char limit[32];
+    std::snprintf(limit, sizeof limit, "%g", limit_s);
+    fail(std::string("audio limit reached: this connection sent more than ") + limit +
+             " s of audio (--max-session-audio)",
+         CloseCode::kPolicy);
+    return false;
+  }
+  if (first_audio_) {
+    first_audio_ = false;
+    ledger_.record(Phase::kFirstAudio, {.bytes = static_cast<int64_t>(data.size())});
+  }
+  utterance_open_ = true;
+  return enqueue_audio(data);
+}
+
+void ConnectionCore::on_socket_closed() {
+  closed_.store(true, std::memory_order_relaxed);
+}
+
+void ConnectionCore::begin_drain() {
+  draining_ = true;
+  maybe_close_drained();
+}
+
+void ConnectionCore::maybe_close_drained() {
+  if (draining_ && !utterance_open_ && finals_owed_ == 0) close_after_flush(CloseCode::kGoingAway);
+}
+
+void ConnectionCore::on_final_delivered() {
+  if (finals_owed_ > 0) --finals_owed_;
+  maybe_close_drained();
+}
+
+ConnectionCore::Segment& ConnectionCore::open_segment_locked() {
+  const Mode mode = parse_mode(params_.mode).value_or(Mode::kTwoPass);
+  if (inbox_.empty() || inbox_.back().finish || inbox_.back().mode != mode ||
+      inbox_.back().wav_name != params_.wav_name) {
+    Segment seg;
+    if (!spare_.empty()) {
+      seg.bytes = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    seg.mode = mode;
+    seg.options = session_options(params_);
+    seg.wav_name = params_.wav_name;
+    seg.audio_arrival = Clock::now();
+    inbox_.push_back(std::move(seg));
+    if (ctx_.metrics) ctx_.metrics->work_queue_depth.inc();
+  }
+  return inbox_.back();
+}
+
+void ConnectionCore::schedule_locked() {
+  if (scheduled_) return;
+  scheduled_ = true;
+  net::post(strand_, [self = shared_from_this()] { self->work(); });
+}
+
+bool ConnectionCore::enqueue_audio(std::span<const uint8_t> data) {
+  std::lock_guard lock(mu_);
+  Segment& seg = open_segment_locked();
+  if (seg.bytes.empty()) seg.audio_arrival = Clock::now();
+  seg.bytes.insert(seg.bytes.end(), data.begin(), data.end());
+  pending_bytes_ += data.size();
+  schedule_locked();
+  // Backpressure: stop reading the socket while too much audio waits for the decoder.
+  if (pending_bytes_ > ctx_.config.limits.max_pending_bytes) paused_ = true;
+  return !paused_;
+}
+
+void ConnectionCore::enqueue_finish() {
+  std::lock_guard lock(mu_);
+  Segment& seg = open_segment_locked();
+  seg.finish = true;
+  seg.finish_arrival = Clock::now();
+  schedule_locked();
+}
+
+// ---------------------------------------------------------------- worker side
+
+void ConnectionCore::post_to_io_send(std::string message) {
+  net::post(io_, [self = shared_from_this(), m = std::move(message)]() mutable { self->send(std::move(m)); });
+}
+
+void ConnectionCore::work() {
+  Segment seg;
+  bool resume = false;
+  {
+    std::lock_guard lock(mu_);
+    if (inbox_.empty() || closed_.load(std::memory_order_relaxed)) {
+      if (ctx_.metrics) ctx_.metrics->work_queue_depth.add(-static_cast<double>(inbox_.size()));
+      inbox_.clear();
+      scheduled_ = false;
+      return;
+    }
+    seg = std::move(inbox_.front());
+    inbox_.pop_front();
+    pending_bytes_ -= seg.bytes.size();
+    if (paused_ && pending_bytes_ <= ctx_.config.limits.max_pending_bytes / 2) {
+      paused_ = false;
+      resume = true;
+    }
+  }
+  if (ctx_.metrics) ctx_.metrics->work_queue_depth.dec();
+  if (resume) net::post(io_, [self = shared_from_this()] { self->resume_reading(); });
+
+  process(seg);
+
+  std::lock_guard lock(mu_);
+  seg.bytes.clear();
+  if (spare_.size() < 2 && seg.bytes.capacity() <= ctx_.config.limits.max_pending_bytes)
+    spare_.push_back(std::move(seg.bytes));
+  if (inbox_.empty() || closed_.load(std::memory_order_relaxed)) {
+    scheduled_ = false;
+  } else {
+    // One batch per task, so one busy connection cannot hold a decoder thread forever.
+    net::post(strand_, [self = shared_from_this()] { self->work(); });
+  }
+}
+
+void ConnectionCore::emit(const StreamResult& r, const Segment& seg, Clock::time_point arrival) {
+  std::string reply = format_result(r, seg.mode, seg.wav_name, reply_state_);
+  if (reply.empty()) return;
+  if (ctx_.metrics) {
+    auto& h = r.is_final ? ctx_.metrics->final_latency : ctx_.metrics->partial_latency;
+    h.observe(seconds(Clock::now() - arrival));
+  }
+  if (r.has_offline) ledger_.record(Phase::kOfflineEnd, {.state_bytes = -1});
+  post_to_io_send(std::move(reply));
+}
+
+void ConnectionCore::process(Segment& seg) {
+  const auto t0 = Clock::now();
+  try {
+    if (!recognizer_) {
+      recognizer_ = ctx_.factory(seg.options);
+      utt_rate_ = seg.options.sample_rate;
+    }
+    recognizer_->set_mode(seg.mode);
+    // Bytes -> little-endian int16 samples, carrying an odd trailing byte to the next frame.
+    const uint8_t* p = seg.bytes.data();
+    std::size_t n = seg.bytes.size();
+    samples_.clear();
+    if (has_carry_ && n > 0) {
+      samples_.push_back(static_cast<int16_t>(static_cast<uint16_t>(carry_) | (static_cast<uint16_t>(p[0]) << 8)));
+      ++p;
+      --n;
+      has_carry_ = false;
+    }
+    const std::size_t old = samples_.size();
+    samples_.resize(old + n / 2);
+    if (n / 2) std::memcpy(samples_.data() + old, p, (n / 2) * 2);
+    if (n % 2) {
+      has_carry_ = true;
+      carry_ = p[n - 1];
+    }
+    results_.clear();
+    if (!samples_.empty()) {
+      recognizer_->feed(samples_, results_);
+      utt_samples_ += samples_.size();
+      total_samples_ += samples_.size();
+      if (ctx_.metrics) ctx_.metrics->audio_ms.inc(samples_.size() * 1000 / static_cast<uint64_t>(utt_rate_));
+      ledger_.chunk({.audio_ms = static_cast<int64_t>(total_samples_ * 1000 / static_cast<uint64_t>(utt_rate_)),
+                     .bytes = static_cast<int64_t>(seg.bytes.size()),
+                     .state_bytes = static_cast<int64_t>(recognizer_->state_bytes())});
+    }
+    for (const auto& r : results_) emit(r, seg, seg.audio_arrival);
+
+    if (seg.finish) {
+      has_carry_ = false;  // FunASR drops a half sample at the end of a stream
+      results_.clear();
+      recognizer_->finish(results_);
+      const bool has_final = std::any_of(results_.begin(), results_.end(), [](const auto& r) { return r.is_final; });
+      if (!has_final) {
+        results_.emplace_back();
+        results_.back().is_final = true;
+      }
+      for (const auto& r : results_) emit(r, seg, seg.finish_arrival);
+      utt_compute_ += Clock::now() - t0;
+      if (ctx_.metrics) {
+        ctx_.metrics->utterances.inc();
+        if (utt_samples_ > 0)
+          ctx_.metrics->rtf.observe(seconds(utt_compute_) / (static_cast<double>(utt_samples_) / utt_rate_));
+      }
+      ledger_.record(Phase::kFinalSent, {.state_bytes = static_cast<int64_t>(recognizer_->state_bytes())});
+      ledger_.record(Phase::kUtteranceReset);
+      utt_compute_ = {};
+      utt_samples_ = 0;
+      net::post(io_, [self = shared_from_this()] { self->on_final_delivered(); });
+      return;
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("connection {}: decoding failed: {}", id_, e.what());
+    closed_.store(true, std::memory_order_relaxed);
+    net::post(io_, [self = shared_from_this(), msg = std::string("decoding failed: ") + e.what()] {
+      self->fail(msg, CloseCode::kPolicy);
+    });
+    return;
+  }
+  utt_compute_ += Clock::now() - t0;
+}
+
+}  // namespace paraserve::server

@@ -1,0 +1,150 @@
+// Per-connection protocol state and the worker side of a connection. Internal to the server.
+// I/O-strand members are touched only by the connection's socket strand; worker members only
+// by its decode strand; the inbox (audio waiting for decoding) is shared under `mu_`.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "observability/memtrace.h"
+#include "server/config.h"
+#include "server/protocol.h"
+#include "server/recognizer.h"
+#include "server/server_metrics.h"
+
+namespace paraserve::server {
+
+class ConnectionCore;
+
+// Server-wide state shared by every connection (read-mostly; the session registry is
+// touched only when a session opens or closes, never per chunk).
+struct ServerContext {
+  ServerConfig config;
+  RecognizerFactory factory;
+  ServerMetrics* metrics = nullptr;
+  MemoryLedger* ledger = nullptr;
+  boost::asio::io_context* work = nullptr;
+
+  std::mutex mu;
+  std::condition_variable cv;  // signalled when the registry empties during a drain
+  std::unordered_map<uint64_t, std::weak_ptr<ConnectionCore>> sessions;
+  bool draining = false;
+  uint64_t next_id = 1;
+
+  // Registers the session; returns an error message when refused.
+  std::string try_admit(const std::shared_ptr<ConnectionCore>& core, uint64_t& id);
+  void release(uint64_t id);
+};
+
+// WebSocket close codes used by the server (RFC 6455).
+enum class CloseCode : uint16_t {
+  kNormal = 1000,
+  kGoingAway = 1001,
+  kUnsupported = 1003,
+  kInvalidPayload = 1007,
+  kPolicy = 1008,
+  kTooBig = 1009,
+  kTryAgainLater = 1013,
+};
+
+class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
+ public:
+  ConnectionCore(ServerContext& ctx, boost::asio::any_io_executor io_executor);
+  virtual ~ConnectionCore();
+  ConnectionCore(const ConnectionCore&) = delete;
+  ConnectionCore& operator=(const ConnectionCore&) = delete;
+
+  // --- I/O strand ---
+  // After the WebSocket handshake: false if refused (an error reply and close are queued).
+  bool admit();
+  void on_text(std::string_view text);
+  // Returns false when reading must pause (too much audio pending, or closing).
+  bool on_binary(std::span<const uint8_t> data);
+  void on_socket_closed();
+  void begin_drain();
+  void fail(const std::string& error, CloseCode code);  // error reply, then close
+
+  // Implemented by the transport (always called on the I/O strand).
+  virtual void send(std::string message) = 0;
+  virtual void close_after_flush(CloseCode code) = 0;
+  virtual void force_close() = 0;
+  virtual void resume_reading() = 0;
+
+  const boost::asio::any_io_executor& io_executor() const { return io_; }
+
+ protected:
+  ServerContext& ctx_;
+
+ private:
+  struct Segment {
+    std::vector<uint8_t> bytes;
+    bool finish = false;
+    Mode mode = Mode::kTwoPass;
+    SessionOptions options;
+    std::string wav_name;
+    std::chrono::steady_clock::time_point audio_arrival{}, finish_arrival{};
+  };
+
+  bool enqueue_audio(std::span<const uint8_t> data);
+  void enqueue_finish();
+  Segment& open_segment_locked();
+  void schedule_locked();
+  void on_final_delivered();  // I/O strand
+  void maybe_close_drained();
+
+  // Worker strand.
+  void work();
+  void process(Segment& seg);
+  void emit(const StreamResult& r, const Segment& seg, std::chrono::steady_clock::time_point arrival);
+  void post_to_io_send(std::string message);
+
+  boost::asio::any_io_executor io_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  uint64_t id_ = 0;
+  LedgerSession ledger_;
+  std::atomic<bool> closed_{false};
+
+  // I/O strand only.
+  ClientParams params_;
+  std::vector<uint8_t> prebuf_;  // audio before the first JSON message (FunASR keeps < 1600 B of it)
+  uint64_t audio_bytes_ = 0;
+  bool utterance_open_ = false;
+  int finals_owed_ = 0;
+  bool draining_ = false;
+  bool first_audio_ = true;
+
+  // Shared with the worker, under mu_.
+  std::mutex mu_;
+  std::deque<Segment> inbox_;
+  std::size_t pending_bytes_ = 0;
+  bool scheduled_ = false;
+  bool paused_ = false;
+  std::vector<std::vector<uint8_t>> spare_;  // recycled audio buffers (at most 2)
+
+  // Worker strand only.
+  std::unique_ptr<Recognizer> recognizer_;
+  ReplyState reply_state_;
+  bool has_carry_ = false;  // odd trailing byte of the previous frame
+  uint8_t carry_ = 0;
+  std::vector<int16_t> samples_;
+  std::vector<StreamResult> results_;
+  std::chrono::steady_clock::duration utt_compute_{};
+  uint64_t utt_samples_ = 0;
+  int utt_rate_ = 16000;
+  uint64_t total_samples_ = 0;
+};
+
+}  // namespace paraserve::server

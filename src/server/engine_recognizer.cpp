@@ -1,0 +1,30 @@
+// Kept in its own object file: programs that use a fake Recognizer do not pull in the engine.
+#include <utility>
+
+#include "server/recognizer.h"
+
+namespace paraserve::server {
+namespace {
+
+class SessionRecognizer final : public Recognizer {
+ public:
+  SessionRecognizer(std::shared_ptr<const Engine> engine, const SessionOptions& options)
+      : session_(std::move(engine), options) {}
+  void set_mode(Mode mode) override { session_.set_mode(mode); }
+  void feed(std::span<const int16_t> pcm, std::vector<StreamResult>& out) override { session_.feed(pcm, out); }
+  void finish(std::vector<StreamResult>& out) override { session_.finish(out); }
+  std::size_t state_bytes() const override { return session_.state_bytes(); }
+
+ private:
+  StreamSession session_;
+};
+
+}  // namespace
+
+RecognizerFactory engine_recognizer_factory(std::shared_ptr<const Engine> engine) {
+  return [engine = std::move(engine)](const SessionOptions& options) -> std::unique_ptr<Recognizer> {
+    return std::make_unique<SessionRecognizer>(engine, options);
+  };
+}
+
+}  // namespace paraserve::server

@@ -1,0 +1,72 @@
+// FunASR 2pass WebSocket protocol: client text messages -> per-connection parameters, and
+// engine results -> JSON replies (funasr-compat.md §1.2-§1.6). Plain functions, no sockets,
+// so every rule is unit-testable on its own.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pipeline/results.h"
+#include "pipeline/session.h"
+
+namespace paraserve::server {
+
+// The per-connection values FunASR keeps in its `msg` object, with FunASR's defaults.
+struct ClientParams {
+  std::string mode = "2pass";
+  std::string wav_name = "wav-default-id";
+  std::string wav_format = "pcm";
+  int audio_fs = 16000;
+  bool itn = true;
+  std::string svs_lang = "auto";  // accepted, used only by SenseVoice (not built)
+  bool svs_itn = true;
+  std::optional<ChunkSize> chunk;  // first valid value wins (FunASR creates the stream once)
+  std::string hotwords;            // taken from the first text message only
+  bool configured = false;         // a valid JSON text message has arrived
+};
+
+// What one text message asks the connection to do.
+struct MessageOutcome {
+  bool end_of_stream = false;  // is_speaking:false or is_finished:true
+  std::string error;           // non-empty: send an error reply
+  bool close = false;          // with error: close the connection after the reply
+};
+
+// Chunk size used when a client never sends one (paraserve default; FunASR sends nothing).
+inline constexpr ChunkSize kDefaultChunk{5, 10, 5};
+
+// Applies one client text message to `params`. Validation happens before anything is
+// applied, so a message with a wrong field type changes nothing. An invalid chunk_size
+// rejects the whole message (FunASR skips the rest of such a message).
+MessageOutcome apply_text_message(std::string_view text, ClientParams& params);
+
+// "offline" / "online" / "2pass"; anything else -> nullopt.
+std::optional<Mode> parse_mode(std::string_view mode);
+// pcm / PCM only (FunASR's streaming path).
+bool is_pcm_format(std::string_view wav_format);
+
+// Options for a new StreamSession built from the connection's parameters.
+SessionOptions session_options(const ClientParams& params);
+
+// Per-connection reply bookkeeping of FunASR HEAD (slice_type / index / start/end time).
+struct ReplyState {
+  bool sentence_started = false;
+  int64_t start_time = 0;
+  int64_t end_time = 0;
+  int64_t index = 0;
+};
+
+// One engine result as FunASR's JSON reply (keys sorted, raw UTF-8). Returns an empty
+// string for a non-final result without text (FunASR sends nothing then). The final
+// reply carries "is_end": true; `timestamp` appears only as a JSON-array string.
+std::string format_result(const StreamResult& result, Mode mode, const std::string& wav_name,
+                          ReplyState& state);
+
+// Error reply in FunASR's reply shape: text, wav_name, is_final:true, plus `error`.
+std::string format_error(const std::string& wav_name, const std::string& error);
+
+// The token-timestamp string FunASR sends: "[[b,e],[b,e]]" (ms, no spaces).
+std::string timestamp_string(const std::vector<TokenStamp>& stamps);
+
+}  // namespace paraserve::server

@@ -1,0 +1,32 @@
+// The seam between the transport and the speech engine: one Recognizer per connection.
+// The server only needs feed/finish; tests plug in a scripted fake, `paraserve serve`
+// plugs in StreamSession (engine_recognizer.cpp).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "pipeline/engine.h"
+#include "pipeline/results.h"
+#include "pipeline/session.h"
+
+namespace paraserve::server {
+
+class Recognizer {
+ public:
+  virtual ~Recognizer() = default;
+  virtual void set_mode(Mode mode) = 0;
+  virtual void feed(std::span<const int16_t> pcm, std::vector<StreamResult>& out) = 0;
+  virtual void finish(std::vector<StreamResult>& out) = 0;  // last result has is_final = true
+  virtual std::size_t state_bytes() const = 0;
+};
+
+// Called on a worker thread when a connection's first audio (or end of stream) arrives.
+using RecognizerFactory = std::function<std::unique_ptr<Recognizer>(const SessionOptions&)>;
+
+// StreamSession-backed recognizers sharing one loaded engine.
+RecognizerFactory engine_recognizer_factory(std::shared_ptr<const Engine> engine);
+
+}  // namespace paraserve::server

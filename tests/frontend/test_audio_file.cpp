@@ -1,0 +1,246 @@
+#include "frontend/audio_file.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "common/error.h"
+
+namespace paraserve {
+namespace {
+
+namespace fs = std::filesystem;
+
+class AudioFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    quiet_ffmpeg_logs();  // the corrupt-input cases would otherwise print FFmpeg diagnostics
+    dir_ = fs::temp_directory_path() / ("paraserve_audio_test_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  static bool have_sox() { return std::system("sox --version > /dev/null 2>&1") == 0; }
+  void sox(const std::string& args) {
+    const std::string cmd = "sox " + args + " 2>/dev/null";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+  fs::path dir_;
+};
+
+void put16(std::string& s, unsigned v) { s.push_back(static_cast<char>(v & 0xff)); s.push_back(static_cast<char>((v >> 8) & 0xff)); }
+void put32(std::string& s, std::uint32_t v) { put16(s, v & 0xffff); put16(s, v >> 16); }
+
+// Minimal PCM16 WAV writer for tests; `data_size_override` fakes a wrong header.
+std::string wav16(const std::vector<std::int16_t>& interleaved, int rate, int channels,
+                  std::int64_t data_size_override = -1) {
+  std::string s = "RIFF";
+  const auto data_bytes = static_cast<std::uint32_t>(interleaved.size() * 2);
+  put32(s, 36 + data_bytes);
+  s += "WAVEfmt ";
+  put32(s, 16);
+  put16(s, 1);
+  put16(s, static_cast<unsigned>(channels));
+  put32(s, static_cast<std::uint32_t>(rate));
+  put32(s, static_cast<std::uint32_t>(rate * channels * 2));
+  put16(s, static_cast<unsigned>(channels * 2));
+  put16(s, 16);
+  s += "LIST";  // an unrelated chunk to skip (odd size -> padded)
+  put32(s, 3);
+  s += "abc";
+  s.push_back('\0');
+  s += "data";
+  put32(s, data_size_override >= 0 ? static_cast<std::uint32_t>(data_size_override) : data_bytes);
+  for (std::int16_t v : interleaved) put16(s, static_cast<std::uint16_t>(v));
+  return s;
+}
+
+void write(const std::string& p, const std::string& bytes) {
+  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::vector<std::int16_t> tone16(int n, double hz, int rate, double amp = 12000) {
+  std::vector<std::int16_t> x(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) x[static_cast<std::size_t>(i)] = static_cast<std::int16_t>(std::lround(amp * std::sin(2 * M_PI * hz * i / rate)));
+  return x;
+}
+
+void expect_error(const std::function<void()>& f, const std::string& prefix, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error containing '" << needle << "'";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.rfind(prefix + ": ", 0), 0u) << msg;
+    EXPECT_NE(msg.find(needle), std::string::npos) << "want '" << needle << "' in: " << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+}
+
+TEST_F(AudioFile, Wav16MonoExact) {
+  const auto x = tone16(16000, 440, 16000);
+  write(path("a.wav"), wav16(x, 16000, 1));
+  const auto a = decode_audio_file(path("a.wav"));
+  EXPECT_EQ(a.format, "wav");
+  EXPECT_EQ(a.source_rate, 16000);
+  EXPECT_EQ(a.channels, 1);
+  ASSERT_EQ(a.samples.size(), x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ASSERT_EQ(a.samples[i] * 32768.0f, static_cast<float>(x[i])) << i;
+  EXPECT_DOUBLE_EQ(a.duration_s(), 1.0);
+  // Same bytes from memory (stdin path).
+  std::ifstream f(path("a.wav"), std::ios::binary);
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(f)), {});
+  EXPECT_EQ(decode_audio_bytes(bytes, "-").samples, a.samples);
+}
+
+TEST_F(AudioFile, StereoIsAveraged) {
+  std::vector<std::int16_t> st;
+  for (int i = 0; i < 1600; ++i) { st.push_back(static_cast<std::int16_t>(1000 + i)); st.push_back(static_cast<std::int16_t>(-3000)); }
+  write(path("s.wav"), wav16(st, 16000, 2));
+  const auto a = decode_audio_file(path("s.wav"));
+  EXPECT_EQ(a.channels, 2);
+  ASSERT_EQ(a.samples.size(), 1600u);
+  for (int i = 0; i < 1600; ++i) ASSERT_FLOAT_EQ(a.samples[static_cast<std::size_t>(i)] * 32768.0f, (1000.0f + i - 3000.0f) / 2) << i;
+}
+
+TEST_F(AudioFile, ResamplesTo16k) {
+  const auto x = tone16(44100, 1000, 44100);
+  write(path("r.wav"), wav16(x, 44100, 1));
+  const auto a = decode_audio_file(path("r.wav"));
+  EXPECT_EQ(a.source_rate, 44100);
+  EXPECT_NEAR(static_cast<double>(a.samples.size()), 16000.0, 2.0);
+  // Zero crossings of a 1 kHz tone over the middle half second: ~1000.
+  int zc = 0;
+  for (std::size_t i = 4000; i < 12000; ++i) zc += (a.samples[i - 1] < 0) != (a.samples[i] < 0);
+  EXPECT_NEAR(zc, 1000, 2);
+}
+
+TEST_F(AudioFile, SoxWavVariants) {
+  if (!have_sox()) GTEST_SKIP() << "sox not installed";
+  const auto x = tone16(8000, 300, 16000);
+  write(path("base.wav"), wav16(x, 16000, 1));
+  struct V { const char* args; const char* name; float tol; };
+  const V variants[] = {{"-b 8 -e unsigned-integer", "u8.wav", 1.0f / 64},
+                        {"-b 24", "s24.wav", 1e-6f},
+                        {"-b 32", "s32.wav", 1e-6f},
+                        {"-b 32 -e floating-point", "f32.wav", 1e-6f},
+                        {"-b 64 -e floating-point", "f64.wav", 1e-6f},
+                        {"-c 3", "ch3.wav", 1e-4f}};  // 3 channels: WAVE_FORMAT_EXTENSIBLE, all equal
+  for (const auto& v : variants) {
+    sox(path("base.wav") + " " + v.args + " " + path(v.name));
+    const auto a = decode_audio_file(path(v.name));
+    ASSERT_EQ(a.samples.size(), x.size()) << v.name;
+    float maxd = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) maxd = std::max(maxd, std::abs(a.samples[i] - x[i] / 32768.0f));
+    EXPECT_LE(maxd, v.tol) << v.name;
+    EXPECT_EQ(a.format, "wav") << v.name;
+  }
+}
+
+TEST_F(AudioFile, FlacAndOggViaFfmpeg) {
+  if (!have_sox()) GTEST_SKIP() << "sox not installed";
+  const auto x = tone16(16000, 500, 16000);
+  write(path("base.wav"), wav16(x, 16000, 1));
+  sox(path("base.wav") + " " + path("a.flac"));
+  const auto f = decode_audio_file(path("a.flac"));
+  EXPECT_EQ(f.format, "flac");
+  ASSERT_EQ(f.samples.size(), x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ASSERT_EQ(f.samples[i] * 32768.0f, static_cast<float>(x[i])) << i;  // lossless
+
+  sox(path("base.wav") + " -r 48000 -c 2 " + path("a.ogg"));
+  const auto o = decode_audio_file(path("a.ogg"));
+  EXPECT_EQ(o.format, "ogg");
+  EXPECT_EQ(o.source_rate, 48000);
+  EXPECT_EQ(o.channels, 2);
+  EXPECT_NEAR(o.duration_s(), 1.0, 0.02);
+  int zc = 0;
+  for (std::size_t i = 4000; i < 12000; ++i) zc += (o.samples[i - 1] < 0) != (o.samples[i] < 0);
+  EXPECT_NEAR(zc, 500, 4);
+
+  std::ifstream in(path("a.flac"), std::ios::binary);
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(decode_audio_bytes(bytes, "-").samples, f.samples);  // custom AVIO from memory
+}
+
+TEST_F(AudioFile, StreamedWavOfUnknownLength) {
+  const auto x = tone16(3200, 440, 16000);
+  write(path("u.wav"), wav16(x, 16000, 1, 0xFFFFFFFF));
+  EXPECT_EQ(decode_audio_file(path("u.wav")).samples.size(), x.size());
+  write(path("v.wav"), wav16(x, 16000, 1, 0x7FFFF000));  // sox's placeholder when piping
+  EXPECT_EQ(decode_audio_file(path("v.wav")).samples.size(), x.size());
+}
+
+TEST_F(AudioFile, RawPcm) {
+  const auto x = tone16(800, 440, 8000);
+  std::string bytes;
+  for (auto v : x) put16(bytes, static_cast<std::uint16_t>(v));
+  write(path("a.pcm"), bytes);
+  const auto a = decode_raw_pcm_s16le(path("a.pcm"), 8000);
+  EXPECT_EQ(a.format, "raw-s16le");
+  EXPECT_NEAR(static_cast<double>(a.samples.size()), 1600.0, 2.0);
+  write(path("odd.pcm"), bytes + "x");
+  expect_error([&] { decode_raw_pcm_s16le(path("odd.pcm"), 8000); }, path("odd.pcm"), "truncated");
+  expect_error([&] { decode_raw_pcm_s16le(path("a.pcm"), 0); }, path("a.pcm"), "sample rate");
+  write(path("empty.pcm"), "");
+  expect_error([&] { decode_raw_pcm_s16le(path("empty.pcm"), 16000); }, path("empty.pcm"), "empty file");
+}
+
+TEST_F(AudioFile, ErrorPaths) {
+  const auto x = tone16(1600, 440, 16000);
+  const std::string good = wav16(x, 16000, 1);
+  auto check = [&](const std::string& name, const std::string& bytes, const std::string& needle) {
+    write(path(name), bytes);
+    expect_error([&] { decode_audio_file(path(name)); }, path(name), needle);
+    const std::vector<std::uint8_t> mem(bytes.begin(), bytes.end());
+    expect_error([&] { decode_audio_bytes(mem, "stdin"); }, "stdin", needle);
+  };
+  expect_error([&] { decode_audio_file(path("missing.wav")); }, path("missing.wav"), "cannot open");
+  check("empty.wav", "", "empty file");
+  check("trunc.wav", good.substr(0, good.size() - 100), "truncated WAV");
+  check("nodata.wav", good.substr(0, 36), "no 'data' chunk");
+  static constexpr char kNoFmt[] = "RIFF\x10\0\0\0WAVEdata\x04\0\0\0\x01\x02\x03\x04";
+  const std::string no_fmt(kNoFmt, sizeof(kNoFmt) - 1);  // embedded NULs
+  check("nofmt.wav", no_fmt, "'data' chunk before 'fmt '");
+  std::string bad_align = good;
+  bad_align[32] = 3;  // block align 3 for mono 16-bit
+  check("align.wav", bad_align, "block align");
+  std::string bits12 = good;
+  bits12[34] = 12;
+  check("bits.wav", bits12, "12-bit PCM");
+  std::string zero_rate = good;
+  zero_rate[24] = zero_rate[25] = zero_rate[26] = zero_rate[27] = 0;
+  check("rate.wav", zero_rate, "sample rate 0");
+  check("odd.wav", wav16(x, 16000, 1, 3), "not a multiple of the block size");
+  check("zero.wav", wav16({}, 16000, 1), "no audio samples");
+  std::string text = "this is not audio at all, just some text that ffmpeg cannot identify\n";
+  for (int i = 0; i < 5; ++i) text += text;
+  check("text.wav", text, "unrecognised or unsupported audio format");
+  std::mt19937 rng(1);
+  std::string noise(4096, '\0');
+  for (char& c : noise) c = static_cast<char>(rng());
+  check("noise.bin", noise, "");  // any one-line "<name>: ..." error
+}
+
+TEST_F(AudioFile, TruncatedFlacIsDecodedOrRejectedCleanly) {
+  if (!have_sox()) GTEST_SKIP() << "sox not installed";
+  write(path("base.wav"), wav16(tone16(16000, 500, 16000), 16000, 1));
+  sox(path("base.wav") + " " + path("a.flac"));
+  const auto full = fs::file_size(path("a.flac"));
+  fs::resize_file(path("a.flac"), full / 2);
+  try {
+    const auto a = decode_audio_file(path("a.flac"));  // FFmpeg decodes what is there
+    EXPECT_LT(a.samples.size(), 16000u);
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(path("a.flac") + ": ", 0), 0u) << e.what();
+  }
+  fs::resize_file(path("a.flac"), 20);  // header only
+  expect_error([&] { decode_audio_file(path("a.flac")); }, path("a.flac"), "");
+}
+
+}  // namespace
+}  // namespace paraserve

@@ -1,0 +1,73 @@
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "observability/process_stats.h"
+
+namespace paraserve {
+namespace {
+
+TEST(ProcessStats, ParsesStatm) {
+  EXPECT_EQ(parse_statm_rss_kb("5000 1000 300 10 0 900 0\n", 4096), 4000);
+  EXPECT_EQ(parse_statm_rss_kb("5000 7 300\n", 65536), 7 * 64);
+  EXPECT_EQ(parse_statm_rss_kb("", 4096), -1);
+  EXPECT_EQ(parse_statm_rss_kb("5000", 4096), -1);
+  EXPECT_EQ(parse_statm_rss_kb("abc def", 4096), -1);
+  EXPECT_EQ(parse_statm_rss_kb("5000 1000", 0), -1);
+}
+
+TEST(ProcessStats, ParsesStatusKeys) {
+  const char* status =
+      "Name:\ttest\nVmPeak:\t  99999 kB\nVmHWMx:\t 1 kB\nVmHWM:\t   12345 kB\nVmRSS:\t    2345 kB\n";
+  EXPECT_EQ(parse_status_kb(status, "VmHWM"), 12345);
+  EXPECT_EQ(parse_status_kb(status, "VmRSS"), 2345);
+  EXPECT_EQ(parse_status_kb(status, "VmSwap"), -1);
+  EXPECT_EQ(parse_status_kb("VmHWM:\t garbage\n", "VmHWM"), -1);
+}
+
+TEST(ProcessStats, ParsesCgroupLimits) {
+  EXPECT_EQ(parse_cgroup_v2_cpu_max("max 100000\n"), 0);
+  EXPECT_EQ(parse_cgroup_v2_cpu_max("200000 100000\n"), 2);
+  EXPECT_EQ(parse_cgroup_v2_cpu_max("150000 100000"), 2);  // 1.5 CPUs rounds up
+  EXPECT_EQ(parse_cgroup_v2_cpu_max("50000 100000\n"), 1);
+  EXPECT_EQ(parse_cgroup_v2_cpu_max("garbage"), -1);
+  EXPECT_EQ(parse_cgroup_v2_cpu_max("x 100000"), -1);
+  EXPECT_EQ(cpus_from_cfs_quota(-1, 100000), 0);
+  EXPECT_EQ(cpus_from_cfs_quota(400000, 100000), 4);
+  EXPECT_EQ(cpus_from_cfs_quota(10000, 100000), 1);
+}
+
+TEST(ProcessStats, RssTracksTouchedMemory) {
+  int64_t before = read_rss_kb();
+  ASSERT_GT(before, 0);
+  std::vector<char> block(64 << 20);
+  std::memset(block.data(), 1, block.size());  // fault every page in
+  int64_t after = read_rss_kb();
+  EXPECT_GE(after - before, 60 * 1024) << "before " << before << " after " << after;
+  EXPECT_EQ(block[block.size() / 2], 1);
+  // HWM is a running maximum, so it is at least any RSS read before it.
+  EXPECT_GE(read_hwm_kb(), after);
+}
+
+TEST(ProcessStats, RssOfOtherPid) {
+  int64_t self = read_rss_kb(static_cast<int>(::getpid()));
+  EXPECT_GT(self, 0);
+  EXPECT_EQ(read_rss_kb(-1), -1);
+  EXPECT_EQ(read_rss_kb(0), -1);
+}
+
+TEST(ProcessStats, AvailableCpusWithinAffinity) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(::sched_getaffinity(0, sizeof set, &set), 0);
+  int cpus = available_cpus();
+  EXPECT_GE(cpus, 1);
+  EXPECT_LE(cpus, CPU_COUNT(&set));
+}
+
+}  // namespace
+}  // namespace paraserve

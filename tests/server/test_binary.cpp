@@ -1,0 +1,121 @@
+// End to end with the real `paraserve serve` binary (PARASERVE_BIN, set by CTest) and the
+// behavioural test models: modes, FunASR's Python client conformance, SIGTERM drain.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "server/client.h"
+
+using namespace paraserve::server;
+namespace fs = std::filesystem;
+
+namespace {
+
+uint16_t free_port() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+struct ServerProcess {
+  pid_t pid = -1;
+  uint16_t port = 0;
+  ~ServerProcess() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+bool start_server(ServerProcess& p, const std::string& models) {
+  const char* bin = std::getenv("PARASERVE_BIN");
+  if (!bin) return false;
+  p.port = free_port();
+  const std::string port = std::to_string(p.port);
+  p.pid = ::fork();
+  if (p.pid == 0) {
+    const std::string vad = models + "/vad", online = models + "/online", offline = models + "/offline-ts",
+                      punc = models + "/punc";
+    ::execl(bin, bin, "serve", "--listen-ip", "127.0.0.1", "--port", port.c_str(), "--vad-dir", vad.c_str(),
+            "--online-model-dir", online.c_str(), "--model-dir", offline.c_str(), "--punc-dir", punc.c_str(),
+            "--quantize", "false", "--vad-quant", "false", "--punc-quant", "false", "--decoder-thread-num", "2",
+            "--drain-timeout", "20", "--log-level", "warn", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  for (int i = 0; i < 600; ++i) {  // up to 60 s for model loading
+    ClientConnection c;
+    ClientOptions o;
+    o.port = p.port;
+    try {
+      c.connect(o);
+      return true;
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (::waitpid(p.pid, nullptr, WNOHANG) == p.pid) {
+      p.pid = -1;
+      return false;
+    }
+  }
+  return false;
+}
+
+std::string strip_punct(std::string s) {
+  for (const char* p : {"，", "。", "？", "、"})
+    for (auto at = s.find(p); at != std::string::npos; at = s.find(p)) s.erase(at, std::string(p).size());
+  return s;
+}
+
+const std::string kModels = std::string(PARASERVE_TEST_MODELS) + "/behav";
+
+}  // namespace
+
+TEST(Binary, ModesConformanceAndSigtermDrain) {
+  if (!std::getenv("PARASERVE_BIN") || !fs::exists(kModels + "/behaviour.json") || !fs::exists(kModels + "/vad"))
+    GTEST_SKIP() << "needs PARASERVE_BIN and models/behav";
+  ServerProcess p;
+  ASSERT_TRUE(start_server(p, kModels)) << "paraserve serve did not start";
+  const auto audio = read_audio_file(kModels + "/audio/one_sentence.wav");
+  for (const char* mode : {"2pass", "online", "offline"}) {
+    ClientConnection c;
+    ClientOptions o;
+    o.port = p.port;
+    o.mode = mode;
+    o.realtime = false;
+    o.timeout_s = 60;
+    c.connect(o);
+    for (int utt = 0; utt < 2; ++utt) {  // a second utterance on the same connection
+      auto u = c.stream(audio.samples, audio.sample_rate, std::string(mode) + std::to_string(utt));
+      ASSERT_TRUE(u.got_final) << mode << ": " << u.error;
+      EXPECT_TRUE(u.error.empty()) << u.error;
+      if (std::string(mode) != "offline") {
+        EXPECT_EQ(strip_punct(u.online_text), "你好世界") << mode;
+      }
+      if (std::string(mode) != "online") {
+        EXPECT_EQ(strip_punct(u.offline_text), "你好世界") << mode;
+      }
+    }
+  }
+  const std::string script = std::string(PARASERVE_SOURCE_DIR) + "/tests/server/funasr_conformance.py";
+  const std::string cmd = "/usr/bin/python3 " + script + " 127.0.0.1 " + std::to_string(p.port) + " " + kModels +
+                          "/audio/one_sentence.wav";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+
+  ASSERT_EQ(::kill(p.pid, SIGTERM), 0);
+  int status = 0;
+  for (int i = 0; i < 300 && ::waitpid(p.pid, &status, WNOHANG) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(WIFEXITED(status)) << "server did not exit after SIGTERM";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  p.pid = -1;
+}

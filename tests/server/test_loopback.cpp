@@ -1,0 +1,367 @@
+// The real transport over 127.0.0.1 with a scripted recognizer (no models needed): modes,
+// end of stream, reuse, odd bytes, early audio, every limit, bad input, TLS, HTTP, drain.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "observability/metrics.h"
+#include "server/client.h"
+#include "server/server.h"
+
+using namespace paraserve;
+using namespace paraserve::server;
+using nlohmann::json;
+namespace net = boost::asio;
+namespace beast = boost::beast;
+
+namespace {
+
+// One partial "p" per 3200 samples; the final reply reports how many samples arrived.
+class FakeRecognizer : public Recognizer {
+ public:
+  explicit FakeRecognizer(int delay_ms) : delay_ms_(delay_ms) {}
+  void set_mode(Mode) override {}
+  void feed(std::span<const int16_t> pcm, std::vector<StreamResult>& out) override {
+    if (delay_ms_) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
+    fed_ += pcm.size();
+    since_ += pcm.size();
+    while (since_ >= 3200) {
+      since_ -= 3200;
+      StreamResult r;
+      r.online_text = "p";
+      out.push_back(r);
+    }
+  }
+  void finish(std::vector<StreamResult>& out) override {
+    StreamResult r;
+    r.is_final = true;
+    r.has_offline = true;
+    r.offline_text = "samples=" + std::to_string(fed_);
+    out.push_back(r);
+    fed_ = since_ = 0;
+  }
+  std::size_t state_bytes() const override { return 0; }
+
+ private:
+  int delay_ms_;
+  uint64_t fed_ = 0, since_ = 0;
+};
+
+struct TestServer {
+  explicit TestServer(ServerConfig cfg = {}, int delay_ms = 0) {
+    cfg.listen_ip = "127.0.0.1";
+    cfg.port = 0;
+    ServerDeps deps;
+    deps.metrics = &metrics;
+    server = std::make_unique<Server>(
+        cfg, [delay_ms](const SessionOptions&) { return std::make_unique<FakeRecognizer>(delay_ms); }, deps);
+    port = server->start();
+    tls = cfg.tls_enabled();
+  }
+  ClientOptions client(bool realtime = false) const {
+    ClientOptions o;
+    o.port = port;
+    o.ssl = tls;
+    o.realtime = realtime;
+    o.timeout_s = 20;
+    return o;
+  }
+  Metrics metrics;
+  std::unique_ptr<Server> server;
+  uint16_t port = 0;
+  bool tls = false;
+};
+
+std::vector<int16_t> tone(std::size_t n) {
+  std::vector<int16_t> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<int16_t>((i * 37) % 2000 - 1000);
+  return v;
+}
+
+// Reads replies until an is_final one (bounded); returns them all.
+std::vector<json> until_final(ClientConnection& c) {
+  std::vector<json> out;
+  for (int i = 0; i < 200; ++i) {
+    const std::string s = c.read_text(10);
+    if (s.empty()) break;
+    out.push_back(json::parse(s));
+    if (out.back().value("is_final", false)) break;
+  }
+  return out;
+}
+
+std::pair<int, std::string> http_get(uint16_t port, const std::string& target) {
+  net::io_context ioc;
+  beast::tcp_stream s(ioc);
+  s.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  beast::http::request<beast::http::empty_body> req(beast::http::verb::get, target, 11);
+  req.set(beast::http::field::host, "127.0.0.1");
+  beast::http::write(s, req);
+  beast::flat_buffer buf;
+  beast::http::response<beast::http::string_body> res;
+  beast::http::read(s, buf, res);
+  return {static_cast<int>(res.result_int()), res.body()};
+}
+
+}  // namespace
+
+TEST(Loopback, StreamsTwoUtterancesOnOneConnection) {
+  TestServer ts;
+  ClientConnection c;
+  c.connect(ts.client());
+  auto pcm = tone(16000);
+  auto u = c.stream(pcm, 16000, "first");
+  ASSERT_TRUE(u.error.empty()) << u.error;
+  ASSERT_TRUE(u.got_final);
+  EXPECT_EQ(u.online_text, "ppppp");
+  EXPECT_EQ(u.offline_text, "samples=16000");
+  json last = json::parse(u.replies.back());
+  EXPECT_EQ(last["is_end"], true);
+  EXPECT_EQ(last["wav_name"], "first");
+  int finals = 0;
+  for (auto& r : u.replies) finals += json::parse(r)["is_final"].get<bool>();
+  EXPECT_EQ(finals, 1);
+  auto u2 = c.stream(std::span(pcm).first(8000), 16000, "second");
+  EXPECT_EQ(u2.offline_text, "samples=8000");
+  EXPECT_EQ(json::parse(u2.replies.back())["wav_name"], "second");
+}
+
+TEST(Loopback, RealtimePacingReportsLatencies) {
+  TestServer ts;
+  ClientConnection c;
+  auto o = ts.client(true);
+  o.speed = 4.0;
+  c.connect(o);
+  auto u = c.stream(tone(9600), 16000, "rt");
+  ASSERT_TRUE(u.got_final) << u.error;
+  EXPECT_GE(u.first_partial_s, 0.0);
+  EXPECT_GE(u.final_s, 0.0);
+}
+
+TEST(Loopback, DefaultChunkSizeWhenMissing) {
+  TestServer ts;
+  ClientConnection c;
+  auto o = ts.client();
+  o.send_chunk_size = false;
+  c.connect(o);
+  auto u = c.stream(tone(4000), 16000, "x");
+  EXPECT_EQ(u.offline_text, "samples=4000");
+}
+
+TEST(Loopback, OddBytesAreCarriedAcrossFrames) {
+  TestServer ts;
+  ClientConnection c;
+  c.connect(ts.client());
+  c.send_text(R"({"mode":"2pass","chunk_size":[5,10,5],"wav_name":"odd","is_speaking":true})");
+  std::vector<uint8_t> three(3, 1);
+  for (int i = 0; i < 1001; ++i) c.send_binary(three);  // 3003 bytes -> 1501 samples + 1 dropped byte
+  c.send_text(R"({"is_speaking":false})");
+  auto r = until_final(c);
+  ASSERT_FALSE(r.empty());
+  EXPECT_EQ(r.back()["text"], "samples=1501");
+}
+
+TEST(Loopback, AudioBeforeFirstJsonKeepsOnlyTheRemainder) {
+  TestServer ts;
+  ClientConnection c;
+  c.connect(ts.client());
+  c.send_binary(std::vector<uint8_t>(4000, 0));  // FunASR drops 3200 bytes, keeps 800
+  c.send_text(R"({"chunk_size":[5,10,5],"is_speaking":true})");
+  c.send_binary(std::vector<uint8_t>(1600, 0));
+  c.send_text(R"({"is_finished":true})");
+  auto r = until_final(c);
+  ASSERT_FALSE(r.empty());
+  EXPECT_EQ(r.back()["text"], "samples=1200");
+  EXPECT_EQ(r.back()["wav_name"], "wav-default-id");
+}
+
+TEST(Loopback, MalformedJsonGetsErrorThenClose) {
+  TestServer ts;
+  ClientConnection c;
+  c.connect(ts.client());
+  c.send_text("{oops");
+  json j = json::parse(c.read_text(10));
+  EXPECT_TRUE(j.contains("error"));
+  EXPECT_EQ(j["is_final"], true);
+  EXPECT_EQ(c.read_text(10), "");
+  EXPECT_TRUE(c.closed());
+  EXPECT_EQ(c.close_code(), 1007);
+}
+
+TEST(Loopback, BadFieldsGetErrorAndConnectionContinues) {
+  TestServer ts;
+  ClientConnection c;
+  c.connect(ts.client());
+  for (const char* bad : {R"({"itn":1})", R"({"mode":"turbo"})", R"({"chunk_size":[5,0,5]})", "[1]"}) {
+    c.send_text(bad);
+    json j = json::parse(c.read_text(10));
+    EXPECT_TRUE(j.contains("error")) << bad;
+  }
+  c.send_text(R"({"chunk_size":[5,10,5],"wav_name":"ok"})");
+  c.send_binary(std::vector<uint8_t>(3200, 0));
+  c.send_text(R"({"is_speaking":false})");
+  auto r = until_final(c);
+  ASSERT_FALSE(r.empty());
+  EXPECT_EQ(r.back()["text"], "samples=1600");
+}
+
+TEST(Loopback, UnknownWavFormatGetsErrorThenClose) {
+  TestServer ts;
+  ClientConnection c;
+  c.connect(ts.client());
+  c.send_text(R"({"chunk_size":[5,10,5],"wav_format":"mp3"})");
+  json j = json::parse(c.read_text(10));
+  EXPECT_NE(j["error"].get<std::string>().find("wav_format"), std::string::npos);
+  EXPECT_EQ(c.read_text(10), "");
+  EXPECT_EQ(c.close_code(), 1003);
+}
+
+TEST(Loopback, RejectsBeyondMaxSessionsWithoutAffectingOthers) {
+  ServerConfig cfg;
+  cfg.limits.max_sessions = 1;
+  TestServer ts(cfg);
+  ClientConnection a, b;
+  a.connect(ts.client());
+  for (int i = 0; i < 100 && ts.server->active_sessions() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(http_get(ts.port, "/readyz").first, 503);
+  b.connect(ts.client());
+  json j = json::parse(b.read_text(10));
+  EXPECT_NE(j["error"].get<std::string>().find("capacity"), std::string::npos);
+  EXPECT_EQ(b.read_text(10), "");
+  EXPECT_EQ(b.close_code(), 1013);
+  auto u = a.stream(tone(3200), 16000, "a");
+  EXPECT_EQ(u.offline_text, "samples=3200");
+  EXPECT_NE(http_get(ts.port, "/metrics").second.find("paraserve_sessions_rejected_total 1"), std::string::npos);
+}
+
+TEST(Loopback, TextAndFrameSizeLimits) {
+  ServerConfig cfg;
+  cfg.limits.max_text_bytes = 256;
+  cfg.limits.max_frame_bytes = 4000;
+  TestServer ts(cfg);
+  {
+    ClientConnection c;
+    c.connect(ts.client());
+    c.send_text(R"({"wav_name":")" + std::string(300, 'x') + "\"}");
+    EXPECT_NE(json::parse(c.read_text(10))["error"].get<std::string>().find("--max-text-bytes"), std::string::npos);
+    EXPECT_EQ(c.read_text(10), "");
+    EXPECT_EQ(c.close_code(), 1009);
+  }
+  {
+    ClientConnection c;
+    c.connect(ts.client());
+    c.send_text(R"({"chunk_size":[5,10,5]})");
+    c.send_binary(std::vector<uint8_t>(5000, 0));
+    EXPECT_NE(json::parse(c.read_text(10))["error"].get<std::string>().find("--max-frame-bytes"), std::string::npos);
+    EXPECT_EQ(c.read_text(10), "");
+    EXPECT_EQ(c.close_code(), 1009);
+  }
+}
+
+TEST(Loopback, SessionAudioLimit) {
+  ServerConfig cfg;
+  cfg.limits.max_session_audio_s = 0.1;  // 3200 bytes at 16 kHz
+  TestServer ts(cfg);
+  ClientConnection c;
+  c.connect(ts.client());
+  c.send_text(R"({"chunk_size":[5,10,5]})");
+  c.send_binary(std::vector<uint8_t>(3000, 0));
+  c.send_binary(std::vector<uint8_t>(3000, 0));
+  EXPECT_NE(json::parse(c.read_text(10))["error"].get<std::string>().find("audio limit"), std::string::npos);
+  EXPECT_EQ(c.read_text(10), "");
+  EXPECT_EQ(c.close_code(), 1008);
+}
+
+TEST(Loopback, BackpressureLosesNoAudio) {
+  ServerConfig cfg;
+  cfg.limits.max_pending_bytes = 4000;  // reading pauses and resumes many times
+  TestServer ts(cfg, /*delay_ms=*/2);
+  ClientConnection c;
+  c.connect(ts.client());
+  auto u = c.stream(tone(48000), 16000, "bp");
+  EXPECT_EQ(u.offline_text, "samples=48000") << u.error;
+}
+
+TEST(Loopback, IdleTimeoutCloses) {
+  ServerConfig cfg;
+  cfg.limits.idle_timeout_s = 1;
+  TestServer ts(cfg);
+  ClientConnection c;
+  c.connect(ts.client());
+  EXPECT_EQ(c.read_text(15), "");
+  EXPECT_TRUE(c.closed());
+}
+
+TEST(Loopback, HttpEndpoints) {
+  TestServer ts;
+  EXPECT_EQ(http_get(ts.port, "/healthz").first, 200);
+  EXPECT_EQ(http_get(ts.port, "/readyz").first, 200);
+  ClientConnection c;
+  c.connect(ts.client());
+  c.stream(tone(1600), 16000, "m");
+  auto m = http_get(ts.port, "/metrics");
+  EXPECT_EQ(m.first, 200);
+  for (const char* name : {"paraserve_sessions_active 1", "paraserve_sessions_total 1", "paraserve_utterances_total 1",
+                           "paraserve_audio_processed_milliseconds_total 100", "paraserve_final_latency_seconds_count 1",
+                           "paraserve_process_resident_bytes", "paraserve_stream_rtf_bucket"})
+    EXPECT_NE(m.second.find(name), std::string::npos) << name << "\n" << m.second;
+  EXPECT_EQ(http_get(ts.port, "/other").first, 404);
+}
+
+TEST(Loopback, TlsWithSelfSignedCertificate) {
+  const auto dir = std::filesystem::temp_directory_path() / ("paraserve-tls-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string cert = (dir / "server.crt").string(), key = (dir / "server.key").string();
+  const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " + key +
+                          " -out " + cert + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  ServerConfig cfg;
+  cfg.certfile = cert;
+  cfg.keyfile = key;
+  TestServer ts(cfg);
+  ASSERT_TRUE(ts.tls);
+  ClientConnection c;
+  c.connect(ts.client());
+  auto u = c.stream(tone(3200), 16000, "tls");
+  EXPECT_EQ(u.offline_text, "samples=3200") << u.error;
+  auto plain = ts.client();
+  plain.ssl = false;
+  ClientConnection p;
+  EXPECT_THROW(p.connect(plain), paraserve::Error);  // wss only on a TLS port, like FunASR
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Loopback, DrainFinishesTheCurrentUtteranceThenExits) {
+  TestServer ts;
+  ClientConnection busy, idle;
+  busy.connect(ts.client());
+  idle.connect(ts.client());
+  busy.send_text(R"({"chunk_size":[5,10,5],"wav_name":"d"})");
+  busy.send_binary(std::vector<uint8_t>(6400, 0));
+  for (int i = 0; i < 100 && ts.server->active_sessions() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ts.server->drain();
+  EXPECT_EQ(idle.read_text(10), "");  // idle session closed with 1001
+  EXPECT_EQ(idle.close_code(), 1001);
+  busy.send_binary(std::vector<uint8_t>(3200, 0));
+  busy.send_text(R"({"is_speaking":false})");
+  auto r = until_final(busy);
+  ASSERT_FALSE(r.empty());
+  EXPECT_EQ(r.back()["text"], "samples=4800");
+  EXPECT_EQ(busy.read_text(10), "");
+  EXPECT_EQ(busy.close_code(), 1001);
+  ts.server->wait();
+  EXPECT_EQ(ts.server->active_sessions(), 0u);
+}
