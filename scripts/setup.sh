@@ -25,7 +25,7 @@ packages=(
   # model generator and reference values (Debian's Python, not pip)
   python3 python3-torch python3-torchaudio python3-onnx python3-numpy python3-yaml python3-websockets
   # audio tools and plots
-  sox gnuplot-nox
+  sox ffmpeg gnuplot-nox
 )
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi

@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "frontend/audio_file.h"
+#include "observability/memtrace.h"
 #include "pipeline/engine.h"
 #include "pipeline/session.h"
 #include "pipeline/transcriber.h"
@@ -36,6 +37,8 @@ struct BenchArgs {
   double seconds = 30;
   bool search = false;
   int threads = 2;
+  std::string memtrace;  // record the server's ledger events per stream into this file
+  int ledger_ab = 0;     // > 0: alternate ledger off/on this many times, report the throughput ratio
 };
 
 EngineConfig engine_config(const BenchArgs& a, const std::string& quant, bool streaming) {
@@ -86,10 +89,18 @@ double percentile(std::vector<double> v, double q) {
 struct StreamRun {
   std::vector<double> rtf;         // per stream: wall time to finish / audio duration
   std::vector<double> latency_ms;  // compute time of feed() calls that produced a partial
+  double wall_s = 0;
+};
+
+// The same ledger events per stream as the server's connection code (src/server/connection.cpp).
+struct BenchLedgerObserver final : SessionObserver {
+  LedgerSession* ledger = nullptr;
+  void on_vad_end(int64_t ms) noexcept override { ledger->record(Phase::kVadEnd, {.segment_ms = ms}); }
+  void on_offline_start(int64_t ms) noexcept override { ledger->record(Phase::kOfflineStart, {.segment_ms = ms}); }
 };
 
 StreamRun run_streams(const std::shared_ptr<const Engine>& engine, const std::vector<int16_t>& pcm, int streams,
-                      int workers) {
+                      int workers, MemoryLedger* ledger = nullptr) {
   StreamRun r;
   r.rtf.assign(static_cast<std::size_t>(streams), 0);
   std::vector<std::vector<double>> lat(static_cast<std::size_t>(workers));
@@ -98,33 +109,86 @@ StreamRun run_streams(const std::shared_ptr<const Engine>& engine, const std::ve
   auto worker = [&](int w) {
     std::vector<std::unique_ptr<StreamSession>> mine;
     std::vector<int> ids;
+    const std::size_t count = static_cast<std::size_t>((streams - w + workers - 1) / workers);
+    std::vector<LedgerSession> ls(count);  // sized once: observers point into it
+    std::vector<BenchLedgerObserver> obs(count);
     for (int i = w; i < streams; i += workers) {
-      mine.push_back(std::make_unique<StreamSession>(engine, SessionOptions{}));
+      const std::size_t k = mine.size();
+      SessionOptions o;
+      if (ledger) {
+        ls[k] = LedgerSession(ledger, static_cast<uint64_t>(i) + 1);
+        obs[k].ledger = &ls[k];
+        o.observer = &obs[k];
+      }
+      ls[k].record(Phase::kConnOpen);
+      mine.push_back(std::make_unique<StreamSession>(engine, o));
       ids.push_back(i);
     }
     std::vector<StreamResult> out;
     for (std::size_t pos = 0; pos < pcm.size(); pos += 800) {
       const std::size_t n = std::min<std::size_t>(800, pcm.size() - pos);
-      for (auto& s : mine) {
+      for (std::size_t k = 0; k < mine.size(); ++k) {
+        auto& s = mine[k];
         out.clear();
         const auto a = Clock::now();
+        if (pos == 0) ls[k].record(Phase::kFirstAudio, {.bytes = static_cast<int64_t>(n * 2)});
         s->feed(std::span<const int16_t>(pcm.data() + pos, n), out);
+        ls[k].chunk({.audio_ms = static_cast<int64_t>((pos + n) / 16), .bytes = static_cast<int64_t>(n * 2),
+                     .state_bytes = ledger ? static_cast<int64_t>(s->state_bytes()) : -1});
         const double ms = std::chrono::duration<double, std::milli>(Clock::now() - a).count();
-        for (const auto& res : out)
+        for (const auto& res : out) {
           if (!res.online_text.empty()) lat[static_cast<std::size_t>(w)].push_back(ms);
+          if (res.has_offline) ls[k].record(Phase::kOfflineEnd);
+        }
       }
     }
     for (std::size_t k = 0; k < mine.size(); ++k) {
       out.clear();
       mine[k]->finish(out);
+      ls[k].record(Phase::kFinalSent, {.state_bytes = ledger ? static_cast<int64_t>(mine[k]->state_bytes()) : -1});
+      mine[k].reset();
+      ls[k].record(Phase::kConnClose);
       r.rtf[static_cast<std::size_t>(ids[k])] = std::chrono::duration<double>(Clock::now() - t0).count() / audio_s;
     }
   };
   std::vector<std::thread> pool;
   for (int w = 0; w < workers; ++w) pool.emplace_back(worker, w);
   for (auto& t : pool) t.join();
+  r.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
   for (auto& l : lat) r.latency_ms.insert(r.latency_ms.end(), l.begin(), l.end());
   return r;
+}
+
+// Ledger overhead in one process: alternates runs with the ledger off and on (default
+// sampling, every chunk recorded), reports throughput (audio seconds decoded per wall second)
+// of each and the median on/off ratio. Alternating cancels slow drift in machine load.
+int ledger_ab(const BenchArgs& a, const std::shared_ptr<const Engine>& engine, const std::vector<int16_t>& pcm) {
+  LedgerConfig lc;
+  lc.path = a.memtrace.empty() ? std::string("/dev/null") : a.memtrace;
+  lc.validate();
+  const double audio_s = static_cast<double>(pcm.size()) / 16000.0 * a.streams;
+  run_streams(engine, pcm, a.streams, a.workers);  // warm-up (first-run allocations, caches)
+  std::vector<double> off, on, ratio;
+  uint64_t events = 0, dropped = 0;
+  for (int i = 0; i < a.ledger_ab; ++i) {
+    const double t_off = run_streams(engine, pcm, a.streams, a.workers).wall_s;
+    MemoryLedger ledger(lc);
+    const double t_on = run_streams(engine, pcm, a.streams, a.workers, &ledger).wall_s;
+    ledger.flush();
+    events += ledger.written();
+    dropped += ledger.dropped();
+    off.push_back(audio_s / t_off);
+    on.push_back(audio_s / t_on);
+    ratio.push_back(t_off / t_on);
+    std::printf("  round %d: off %.2f x real time, on %.2f x real time, on/off %.4f\n", i + 1, off.back(), on.back(),
+                ratio.back());
+    std::fflush(stdout);
+  }
+  std::printf("  ledger overhead: median throughput on/off = %.4f (%+.2f %%), median off %.2f, on %.2f x real time; "
+              "%llu events written, %llu dropped\n",
+              percentile(ratio, 0.5), (percentile(ratio, 0.5) - 1) * 100, percentile(off, 0.5), percentile(on, 0.5),
+              static_cast<unsigned long long>(events), static_cast<unsigned long long>(dropped));
+  return 0;
 }
 
 int bench_stream(const BenchArgs& a) {
@@ -135,7 +199,21 @@ int bench_stream(const BenchArgs& a) {
   const auto pcm = to_pcm(audio);
   std::printf("bench stream: models %s (quantize=%s), %d streams, %d workers, %.1f s audio each\n", a.models.c_str(),
               a.quantize.c_str(), a.streams, a.workers, static_cast<double>(pcm.size()) / 16000.0);
-  StreamRun r = run_streams(engine, pcm, a.streams, a.workers);
+  if (a.ledger_ab > 0) return ledger_ab(a, engine, pcm);
+  std::unique_ptr<MemoryLedger> ledger;
+  if (!a.memtrace.empty()) {
+    LedgerConfig lc;
+    lc.path = a.memtrace;
+    apply_ledger_env(lc);
+    lc.validate();
+    ledger = std::make_unique<MemoryLedger>(lc);
+  }
+  StreamRun r = run_streams(engine, pcm, a.streams, a.workers, ledger.get());
+  if (ledger) {
+    ledger->flush();
+    std::printf("  ledger: %s, %llu events written, %llu dropped\n", a.memtrace.c_str(),
+                static_cast<unsigned long long>(ledger->written()), static_cast<unsigned long long>(ledger->dropped()));
+  }
   for (std::size_t i = 0; i < r.rtf.size(); ++i) std::printf("  stream %3zu  RTF %.4f\n", i, r.rtf[i]);
   std::printf("  max RTF %.4f\n", *std::max_element(r.rtf.begin(), r.rtf.end()));
   std::printf("  partial latency (engine compute per piece with a partial): p50 %.2f ms, p95 %.2f ms (%zu partials)\n",
@@ -208,6 +286,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   st->add_option("--seconds", sa->seconds, "audio seconds per stream")->capture_default_str();
   st->add_option("--audio", sa->audio, "audio file to stream (default: synthetic tone speech)");
   st->add_flag("--search", sa->search, "also search the largest real-time stream count");
+  st->add_option("--memtrace", sa->memtrace, "record the server's memory-ledger events per stream to this file");
+  st->add_option("--ledger-ab", sa->ledger_ab, "alternate ledger off/on N times and report the throughput ratio");
   st->callback([sa, &exit_code] { exit_code = bench_stream(*sa); });
 
   auto oa = std::make_shared<BenchArgs>();

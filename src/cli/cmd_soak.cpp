@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <memory>
@@ -36,6 +37,8 @@ struct SoakArgs {
   double settle_s = 10;
   std::string csv = "soak-rss.csv";
   std::string png = "soak-rss.png";
+  std::string label;         // plot title / summary label (e.g. "jemalloc, tiny")
+  std::string summary_json;  // one JSON object with the figures and target verdicts
 
   void validate() const {
     if (pid <= 0) throw Error("soak: --pid: the server's process id is required (> 0)");
@@ -98,7 +101,7 @@ class RssSampler {
   std::thread thread_;
 };
 
-void write_outputs(const SoakArgs& a, const std::vector<Sample>& samples, double baseline_t) {
+void write_outputs(const SoakArgs& a, const std::vector<Sample>& samples, double baseline_t, int64_t baseline_kb) {
   if (!a.csv.empty()) {
     std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(a.csv.c_str(), "w"), std::fclose);
     if (!f) throw Error("soak: --csv: cannot write '" + a.csv + "'");
@@ -114,12 +117,14 @@ void write_outputs(const SoakArgs& a, const std::vector<Sample>& samples, double
   }
   std::fprintf(gp.get(),
                "set terminal pngcairo size 1000,500\nset output '%s'\nset datafile separator ','\n"
-               "set xlabel 'time (s)'\nset ylabel 'server RSS (MiB)'\nset y2label 'sessions done'\n"
+               "set title '%s'\nset xlabel 'time (s)'\nset ylabel 'server RSS (MiB)'\nset y2label 'sessions done'\n"
                "set y2tics\nset ytics nomirror\nset key left top\nset grid\n"
                "set arrow from %.3f, graph 0 to %.3f, graph 1 nohead dt 2\n"
+               "set arrow from graph 0, first %.3f to graph 1, first %.3f nohead dt 3 lc rgb 'gray'\n"
                "plot '%s' every ::1 using 1:($2/1024) with lines lw 2 title 'RSS', "
                "'' every ::1 using 1:3 axes x1y2 with lines dt 3 title 'sessions done'\n",
-               a.png.c_str(), baseline_t, baseline_t, a.csv.c_str());
+               a.png.c_str(), a.label.empty() ? "paraserve soak" : a.label.c_str(), baseline_t, baseline_t,
+               baseline_kb / 1024.0, baseline_kb / 1024.0, a.csv.c_str());
 }
 
 int run_soak(const SoakArgs& a) {
@@ -133,74 +138,124 @@ int run_soak(const SoakArgs& a) {
   opt.speed = a.speed > 0 ? a.speed : 1.0;
 
   std::atomic<int64_t> next{0}, done{0}, failed{0}, connections{0}, opened{0};
-  std::atomic<int64_t> baseline_kb{-1};
-  std::atomic<double> baseline_t{0};
   const auto start = std::chrono::steady_clock::now();
+  auto now_s = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   std::mutex err_mu;
   std::string first_error;
   const int64_t total = a.sessions;
 
-  RssSampler sampler(a.pid, a.sample_ms, done);
   auto finish_one = [&](const server::ClientUtterance& u) {
     if (!u.error.empty() || !u.got_final) {
       ++failed;
       std::lock_guard lock(err_mu);
       if (first_error.empty()) first_error = u.error.empty() ? "no final reply" : u.error;
     }
-    if (++done == a.warmup) {
-      baseline_kb = read_rss_kb(a.pid);
-      baseline_t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    }
+    ++done;
   };
-  std::vector<std::thread> workers;
-  for (int w = 0; w < a.concurrency; ++w)
-    workers.emplace_back([&] {
-      for (;;) {
-        int64_t conn_no = connections++;
-        int per_conn = (a.reuse_every > 0 && conn_no % a.reuse_every == 0) ? a.reuse_count : 1;
-        int64_t first = next.fetch_add(per_conn);
-        if (first >= total) return;
-        ++opened;
-        int64_t last = std::min<int64_t>(first + per_conn, total);
-        try {
-          server::ClientConnection c;
-          c.connect(opt);
-          for (int64_t s = first; s < last; ++s)
-            finish_one(c.stream(audio.samples, audio.sample_rate, "soak-" + std::to_string(s)));
-          c.close();
-        } catch (const std::exception& e) {
-          for (int64_t s = first; s < last && done < total; ++s) {
-            server::ClientUtterance u;
-            u.error = e.what();
-            finish_one(u);
+  // Sessions [next, end) on `concurrency` connections at a time; returns when all are done.
+  auto run_sessions = [&](int64_t end) {
+    std::vector<std::thread> workers;
+    for (int w = 0; w < a.concurrency; ++w)
+      workers.emplace_back([&] {
+        for (;;) {
+          int64_t conn_no = connections++;
+          int per_conn = (a.reuse_every > 0 && conn_no % a.reuse_every == 0) ? a.reuse_count : 1;
+          int64_t first = next.fetch_add(per_conn);
+          if (first >= end) {
+            next.store(end);  // a later phase starts exactly here
+            return;
+          }
+          ++opened;
+          int64_t last = std::min<int64_t>(first + per_conn, end);
+          try {
+            server::ClientConnection c;
+            c.connect(opt);
+            for (int64_t s = first; s < last; ++s)
+              finish_one(c.stream(audio.samples, audio.sample_rate, "soak-" + std::to_string(s)));
+            c.close();
+          } catch (const std::exception& e) {
+            for (int64_t s = first; s < last; ++s) {
+              server::ClientUtterance u;
+              u.error = e.what();
+              finish_one(u);
+            }
           }
         }
-      }
-    });
-  for (auto& t : workers) t.join();
+      });
+    for (auto& t : workers) t.join();
+  };
+  auto settle = [&] { std::this_thread::sleep_for(std::chrono::duration<double>(a.settle_s)); };
+
+  const int64_t idle_kb = read_rss_kb(a.pid);  // before any session: models loaded, nothing else
+  RssSampler sampler(a.pid, a.sample_ms, done);
+  // Warm-up, then the warm baseline with no session open (after --settle seconds).
+  int64_t base = idle_kb;
+  double measure_t = 0;
+  if (a.warmup > 0) {
+    run_sessions(a.warmup);
+    settle();
+    base = read_rss_kb(a.pid);
+  }
+  measure_t = now_s();
+  run_sessions(total);
+  const double end_t = now_s();
   const int64_t after_kb = read_rss_kb(a.pid);
-  std::this_thread::sleep_for(std::chrono::duration<double>(a.settle_s));
+  settle();
   const int64_t settled_kb = read_rss_kb(a.pid);
   sampler.stop();
   std::vector<Sample> samples = sampler.samples();
 
   int64_t peak = std::max(after_kb, settled_kb);
   for (const Sample& s : samples) peak = std::max(peak, s.rss_kb);
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/status", a.pid);
-  const int64_t base = a.warmup == 0 ? (samples.empty() ? -1 : samples.front().rss_kb) : baseline_kb.load();
+  // Growth under load: mean RSS over the last tenth of the measured sessions minus the mean
+  // over the first tenth (both at full concurrency), so open sessions cancel out.
   const int64_t measured = total - a.warmup;
-  std::printf("soak: %lld sessions (%lld failed) over %lld connections, concurrency %d, speed %g\n",
-              (long long)total, (long long)failed.load(), (long long)opened.load(),
-              a.concurrency, a.speed);
-  std::printf("baseline RSS after %d warm-up sessions: %lld kB\n", a.warmup, (long long)base);
-  std::printf("RSS after all sessions:                %lld kB\n", (long long)after_kb);
-  std::printf("growth per 1,000 sessions:             %.1f kB\n",
-              measured > 0 && base >= 0 ? double(after_kb - base) / double(measured) * 1000.0 : 0.0);
-  std::printf("peak RSS (sampled every %d ms):        %lld kB\n", a.sample_ms, (long long)peak);
+  double first_sum = 0, last_sum = 0;
+  int first_n = 0, last_n = 0;
+  for (const Sample& s : samples) {
+    if (s.t_s < measure_t || s.t_s > end_t || s.rss_kb < 0) continue;
+    const int64_t k = s.sessions_done - a.warmup;
+    if (k < measured / 10) first_sum += double(s.rss_kb), ++first_n;
+    else if (k >= measured - measured / 10) last_sum += double(s.rss_kb), ++last_n;
+  }
+  const double load_growth_kb = first_n > 0 && last_n > 0 ? last_sum / last_n - first_sum / first_n : 0.0;
+  const double run_s = end_t - measure_t;
+  std::printf("soak: %lld sessions (%lld failed) over %lld connections, concurrency %d, speed %g; measured phase %.1f s\n",
+              (long long)total, (long long)failed.load(), (long long)opened.load(), a.concurrency, a.speed, run_s);
+  std::printf("idle RSS before the first session:     %lld kB\n", (long long)idle_kb);
+  std::printf("warm baseline (%d sessions, %.0f s idle): %lld kB\n", a.warmup, a.settle_s, (long long)base);
+  std::printf("RSS right after the last close:        %lld kB\n", (long long)after_kb);
   std::printf("RSS %.0f s after the last close:         %lld kB\n", a.settle_s, (long long)settled_kb);
+  std::printf("peak RSS (sampled every %d ms):        %lld kB\n", a.sample_ms, (long long)peak);
+  // Issue 6 targets: growth over the measured sessions <= 4 MB (idle to idle, and under load
+  // from the first to the last tenth); settled RSS within 3 % of the warm baseline;
+  // (peak - idle) / concurrency <= 2 MB.
+  const int64_t growth_kb = settled_kb - base;
+  const double settle_pct = base > 0 ? 100.0 * double(settled_kb - base) / double(base) : 0.0;
+  const double per_session_kb = double(peak - idle_kb) / a.concurrency;
+  const bool ok_growth = growth_kb <= 4096 && load_growth_kb <= 4096;
+  const bool ok_settle = std::abs(settle_pct) <= 3.0, ok_peak = per_session_kb <= 2048;
+  std::printf("growth over %lld measured sessions:     idle-to-idle %lld kB, under load %.0f kB (target <= 4096: %s)\n",
+              (long long)measured, (long long)growth_kb, load_growth_kb, ok_growth ? "ok" : "MISSED");
+  std::printf("settled vs warm baseline:              %+.2f %% (target within 3 %%: %s)\n", settle_pct,
+              ok_settle ? "ok" : "MISSED");
+  std::printf("(peak - idle) / concurrency:           %.0f kB (target <= 2048: %s)\n", per_session_kb,
+              ok_peak ? "ok" : "MISSED");
   if (!first_error.empty()) std::printf("first error: %s\n", first_error.c_str());
-  write_outputs(a, samples, baseline_t.load());
+  if (!a.summary_json.empty()) {
+    std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(a.summary_json.c_str(), "w"), std::fclose);
+    if (!f) throw Error("soak: --summary-json: cannot write '" + a.summary_json + "'");
+    std::fprintf(f.get(),
+                 "{\"label\":\"%s\",\"sessions\":%lld,\"warmup\":%d,\"failed\":%lld,\"concurrency\":%d,"
+                 "\"idle_kb\":%lld,\"baseline_kb\":%lld,\"after_kb\":%lld,\"peak_kb\":%lld,\"settled_kb\":%lld,"
+                 "\"growth_kb\":%lld,\"load_growth_kb\":%.0f,\"settle_pct\":%.3f,\"peak_per_session_kb\":%.1f,"
+                 "\"seconds\":%.1f,\"ok_growth\":%s,\"ok_settle\":%s,\"ok_peak\":%s}\n",
+                 a.label.c_str(), (long long)total, a.warmup, (long long)failed.load(), a.concurrency,
+                 (long long)idle_kb, (long long)base, (long long)after_kb, (long long)peak, (long long)settled_kb,
+                 (long long)growth_kb, load_growth_kb, settle_pct, per_session_kb, run_s,
+                 ok_growth ? "true" : "false", ok_settle ? "true" : "false", ok_peak ? "true" : "false");
+  }
+  write_outputs(a, samples, measure_t, base);
   if (!a.csv.empty()) std::printf("RSS series: %s%s%s\n", a.csv.c_str(), a.png.empty() ? "" : ", plot: ", a.png.c_str());
   return failed.load() == 0 ? 0 : 1;
 }
@@ -216,7 +271,7 @@ void add_soak_command(CLI::App& app, int& exit_code) {
   sub->add_option("--wav", a->wav, "Multi-sentence 16-bit PCM WAV streamed by every session")->required();
   sub->add_option("--sessions", a->sessions, "Sessions (utterances) in total")->capture_default_str();
   sub->add_option("--concurrency", a->concurrency, "Concurrent connections")->capture_default_str();
-  sub->add_option("--warmup", a->warmup, "Sessions before the baseline RSS is taken")->capture_default_str();
+  sub->add_option("--warmup", a->warmup, "Warm-up sessions; the baseline RSS is read --settle s after they all closed")->capture_default_str();
   sub->add_option("--speed", a->speed, "Real-time pacing multiplier (0 = as fast as possible)")->capture_default_str();
   sub->add_option("--reuse-every", a->reuse_every, "Every Nth connection streams several utterances (0 = never)")->capture_default_str();
   sub->add_option("--reuse-count", a->reuse_count, "Utterances on a reused connection")->capture_default_str();
@@ -225,6 +280,8 @@ void add_soak_command(CLI::App& app, int& exit_code) {
   sub->add_option("--settle", a->settle_s, "Seconds to wait after the last close before the final RSS reading")->capture_default_str();
   sub->add_option("--csv", a->csv, "RSS series output (empty = none)")->capture_default_str();
   sub->add_option("--png", a->png, "Plot output via gnuplot (empty = none)")->capture_default_str();
+  sub->add_option("--label", a->label, "Plot title and summary label (e.g. 'jemalloc, tiny models')");
+  sub->add_option("--summary-json", a->summary_json, "Write the figures and target verdicts as one JSON object");
   sub->callback([a, &exit_code] { exit_code = run_soak(*a); });
 }
 

@@ -14,13 +14,18 @@ void AudioSplitterConfig::validate() const {
                 std::to_string(max_single_segment_ms));
 }
 
-AudioSplitter::AudioSplitter(const AudioSplitterConfig& config) : config_(config) {
-  config_.validate();
-  // Inside speech the history holds 2 s before the segment start plus the segment, which the
-  // VAD closes at max_single_segment_time; 3 s of slack covers VAD latency and one piece.
-  const int64_t ms = config_.max_single_segment_ms + 5000;
-  history_.reserve(static_cast<std::size_t>(ms * kSamplesPerMs) + static_cast<std::size_t>(config_.chunk_len));
+namespace {
+// Inside speech the history holds 2 s before the segment start plus the segment, which the
+// VAD closes at max_single_segment_time; 3 s of slack covers VAD latency and one piece.
+std::size_t history_bound(const AudioSplitterConfig& c) {
+  c.validate();
+  return static_cast<std::size_t>((c.max_single_segment_ms + 5000) * AudioSplitter::kSamplesPerMs) +
+         static_cast<std::size_t>(c.chunk_len);
 }
+}  // namespace
+
+AudioSplitter::AudioSplitter(const AudioSplitterConfig& config)
+    : config_(config), history_(kBlockSamples, history_bound(config), kSpareBlocks) {}
 
 void AudioSplitter::push(std::span<const float> samples) {
   // Never fail a stream on history overflow: drop the oldest audio (a frame reaching into it is
@@ -127,7 +132,7 @@ void AudioSplitter::trim() {
 }
 
 void AudioSplitter::reset() {
-  history_.clear();
+  history_.clear();  // keeps at most kSpareBlocks blocks for the next utterance
   offset_ = 0;
   total_samples_ = 0;
   speech_start_ = speech_offline_start_ = -1;

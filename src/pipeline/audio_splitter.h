@@ -7,7 +7,7 @@
 #include <span>
 #include <vector>
 
-#include "common/ring_buffer.h"
+#include "common/block_fifo.h"
 #include "pipeline/results.h"
 
 namespace paraserve {
@@ -36,6 +36,11 @@ class AudioSplitter {
  public:
   static constexpr int kSamplesPerMs = 16;
   static constexpr int64_t kKeepBeforeSpeech = 32000;  // 2 s kept outside speech (audio.cpp vector_cache)
+  // History storage: 0.5 s blocks allocated as the segment grows (up to the bound) and freed
+  // as it is trimmed, two kept spare, so a session costs what it holds (~200 KB outside
+  // speech), not the 4.2 MB bound.
+  static constexpr std::size_t kBlockSamples = 8000;
+  static constexpr std::size_t kSpareBlocks = 2;
 
   explicit AudioSplitter(const AudioSplitterConfig& config);
 
@@ -56,6 +61,7 @@ class AudioSplitter {
   int64_t speech_start_ms() const { return speech_start_; }
   int64_t total_samples() const { return total_samples_; }
   std::size_t history_size() const { return history_.size(); }
+  std::size_t history_capacity() const { return history_.capacity(); }
   std::size_t state_bytes() const { return history_.bytes_reserved(); }
 
  private:
@@ -63,7 +69,7 @@ class AudioSplitter {
   int64_t speech_end_ms() const { return total_samples_ / kSamplesPerMs; }
 
   AudioSplitterConfig config_;
-  RingBuffer<float> history_;
+  BlockFifo<float> history_;
   int64_t offset_ = 0;          // absolute index of history_[0]
   int64_t total_samples_ = 0;   // samples pushed since reset
   int64_t speech_start_ = -1;   // ms; advances by one chunk per queued online frame

@@ -57,9 +57,6 @@ struct StreamSession::Impl {
   }
 
   static AudioSplitterConfig splitter_config(const Engine& engine, const SessionOptions& o) {
-    engine.require_streaming();
-    engine.require_offline("streaming (2pass)");
-    validate_options(o);
     AudioSplitterConfig c;
     c.chunk_len = o.chunk.chunk * 960;
     c.max_single_segment_ms = engine.vad->config().max_single_segment_time;
@@ -108,6 +105,14 @@ void StreamSession::Impl::process_piece(std::span<const int16_t> pcm, bool input
   split_edges.clear();
   for (const auto& e : edges) split_edges.push_back({e.start_ms, e.end_ms});
 
+  if (options.observer) [[unlikely]] {
+    int64_t start = splitter.vad_start_ms();
+    for (const auto& e : edges) {
+      if (e.start_ms != -1) start = e.start_ms;
+      if (e.end_ms != -1) options.observer->on_vad_end(start >= 0 ? e.end_ms - start : -1);
+    }
+  }
+
   // 3. Queueing (Audio::Split).
   online_frames.clear();
   offline_frames.clear();
@@ -132,6 +137,8 @@ void StreamSession::Impl::process_piece(std::span<const int16_t> pcm, bool input
   // 5. Offline pass for each finished segment; only the last one's text is kept (FunASR).
   for (const SplitFrame& f : offline_frames) {
     splitter.copy(f, frame_buf);
+    if (options.observer) [[unlikely]]
+      options.observer->on_offline_start(static_cast<int64_t>(frame_buf.size()) / AudioSplitter::kSamplesPerMs);
     offline.recognize(frame_buf, f.global_start_ms, offline_result);
     std::string text = engine->punctuator->punctuate_realtime(offline_result.text, punc_cache[1]);
     finish_tpass_sentence(text, input_finished);
@@ -169,6 +176,10 @@ void StreamSession::Impl::end_of_stream() {
 
 StreamSession::StreamSession(std::shared_ptr<const Engine> engine, const SessionOptions& options) {
   if (!engine) throw Error("StreamSession: no engine");
+  // Checked before any member is built: every streaming component needs its model.
+  engine->require_streaming();
+  engine->require_offline("streaming (2pass)");
+  validate_options(options);
   impl_ = std::make_unique<Impl>(std::move(engine), options);
 }
 

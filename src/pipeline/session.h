@@ -13,6 +13,20 @@
 
 namespace paraserve {
 
+// Optional hook for phase events inside feed()/finish() (the server's memory ledger uses it).
+// Called on the thread running feed()/finish(), before the work the event names; must not
+// throw. With no observer the cost is one branch per piece.
+class SessionObserver {
+ public:
+  // The VAD closed a speech segment of segment_ms (-1 if its start is unknown).
+  virtual void on_vad_end(int64_t segment_ms) noexcept = 0;
+  // The second (offline) pass is about to run on a segment of segment_ms.
+  virtual void on_offline_start(int64_t segment_ms) noexcept = 0;
+
+ protected:
+  ~SessionObserver() = default;
+};
+
 struct SessionOptions {
   Mode mode = Mode::kTwoPass;
   ChunkSize chunk;             // validated: chunk.chunk > 0, left/right >= 0
@@ -20,6 +34,7 @@ struct SessionOptions {
   bool itn = true;             // accepted; ITN is not built yet
   std::string hotwords;        // stored for a later hotword implementation
   std::string wav_format = "pcm";  // anything but pcm/PCM: finish() reports FunASR's PCM-only error
+  SessionObserver* observer = nullptr;  // not owned; must outlive the session
 };
 
 class StreamSession {

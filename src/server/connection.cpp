@@ -14,6 +14,12 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 constexpr std::size_t kPieceBytes = 1600;  // FunASR's 800-sample piece
+// Audio is handed to the recognizer in slices of at most this many samples, so the sample
+// buffer stays 16 KB however much audio a fast client queued (memory per connection must
+// not follow the client's send rate).
+constexpr std::size_t kFeedSamples = 8000;
+// Emptied audio buffers kept for reuse only up to this capacity; a burst's big buffer is freed.
+constexpr std::size_t kSpareMaxBytes = 64 * 1024;
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 }  // namespace
 
@@ -44,6 +50,7 @@ ConnectionCore::ConnectionCore(ServerContext& ctx, net::any_io_executor io_execu
 ConnectionCore::~ConnectionCore() {
   if (id_ == 0) return;
   if (ctx_.metrics) ctx_.metrics->sessions_active.dec();
+  recognizer_.reset();  // conn_close is documented as "session state destroyed"
   ledger_.record(Phase::kConnClose, {.audio_ms = -1, .bytes = static_cast<int64_t>(audio_bytes_)});
   ctx_.release(id_);
 }
@@ -220,7 +227,7 @@ void ConnectionCore::work() {
 
   std::lock_guard lock(mu_);
   seg.bytes.clear();
-  if (spare_.size() < 2 && seg.bytes.capacity() <= ctx_.config.limits.max_pending_bytes)
+  if (spare_.size() < 2 && seg.bytes.capacity() <= kSpareMaxBytes)
     spare_.push_back(std::move(seg.bytes));
   if (inbox_.empty() || closed_.load(std::memory_order_relaxed)) {
     scheduled_ = false;
@@ -245,38 +252,52 @@ void ConnectionCore::process(Segment& seg) {
   const auto t0 = Clock::now();
   try {
     if (!recognizer_) {
+      if (ledger_.ledger) {  // only with --memtrace: the session then reports its inner phases
+        ledger_observer_.ledger = &ledger_;
+        seg.options.observer = &ledger_observer_;
+      }
       recognizer_ = ctx_.factory(seg.options);
       utt_rate_ = seg.options.sample_rate;
     }
     recognizer_->set_mode(seg.mode);
-    // Bytes -> little-endian int16 samples, carrying an odd trailing byte to the next frame.
+    // Bytes -> little-endian int16 samples, carrying an odd trailing byte to the next frame,
+    // fed in bounded slices.
     const uint8_t* p = seg.bytes.data();
     std::size_t n = seg.bytes.size();
-    samples_.clear();
-    if (has_carry_ && n > 0) {
-      samples_.push_back(static_cast<int16_t>(static_cast<uint16_t>(carry_) | (static_cast<uint16_t>(p[0]) << 8)));
-      ++p;
-      --n;
-      has_carry_ = false;
-    }
-    const std::size_t old = samples_.size();
-    samples_.resize(old + n / 2);
-    if (n / 2) std::memcpy(samples_.data() + old, p, (n / 2) * 2);
-    if (n % 2) {
-      has_carry_ = true;
-      carry_ = p[n - 1];
-    }
-    results_.clear();
-    if (!samples_.empty()) {
+    std::size_t fed = 0;
+    while (n > 0) {
+      samples_.clear();
+      if (has_carry_) {
+        samples_.push_back(static_cast<int16_t>(static_cast<uint16_t>(carry_) | (static_cast<uint16_t>(p[0]) << 8)));
+        ++p;
+        --n;
+        has_carry_ = false;
+      }
+      const std::size_t take = std::min(n / 2, kFeedSamples);
+      const std::size_t old = samples_.size();
+      samples_.resize(old + take);
+      if (take) std::memcpy(samples_.data() + old, p, take * 2);
+      p += take * 2;
+      n -= take * 2;
+      if (n == 1) {
+        has_carry_ = true;
+        carry_ = p[0];
+        n = 0;
+      }
+      if (samples_.empty()) continue;
+      results_.clear();
       recognizer_->feed(samples_, results_);
-      utt_samples_ += samples_.size();
-      total_samples_ += samples_.size();
-      if (ctx_.metrics) ctx_.metrics->audio_ms.inc(samples_.size() * 1000 / static_cast<uint64_t>(utt_rate_));
+      fed += samples_.size();
+      for (const auto& r : results_) emit(r, seg, seg.audio_arrival);
+    }
+    if (fed > 0) {
+      utt_samples_ += fed;
+      total_samples_ += fed;
+      if (ctx_.metrics) ctx_.metrics->audio_ms.inc(fed * 1000 / static_cast<uint64_t>(utt_rate_));
       ledger_.chunk({.audio_ms = static_cast<int64_t>(total_samples_ * 1000 / static_cast<uint64_t>(utt_rate_)),
                      .bytes = static_cast<int64_t>(seg.bytes.size()),
                      .state_bytes = static_cast<int64_t>(recognizer_->state_bytes())});
     }
-    for (const auto& r : results_) emit(r, seg, seg.audio_arrival);
 
     if (seg.finish) {
       has_carry_ = false;  // FunASR drops a half sample at the end of a stream

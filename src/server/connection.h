@@ -98,6 +98,17 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
     std::chrono::steady_clock::time_point audio_arrival{}, finish_arrival{};
   };
 
+  // Forwards the session's vad_end / offline_start events to the ledger (worker strand).
+  struct LedgerObserver final : SessionObserver {
+    LedgerSession* ledger = nullptr;
+    void on_vad_end(int64_t segment_ms) noexcept override {
+      ledger->record(Phase::kVadEnd, {.segment_ms = segment_ms});
+    }
+    void on_offline_start(int64_t segment_ms) noexcept override {
+      ledger->record(Phase::kOfflineStart, {.segment_ms = segment_ms});
+    }
+  };
+
   bool enqueue_audio(std::span<const uint8_t> data);
   void enqueue_finish();
   Segment& open_segment_locked();
@@ -135,6 +146,7 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
   std::vector<std::vector<uint8_t>> spare_;  // recycled audio buffers (at most 2)
 
   // Worker strand only.
+  LedgerObserver ledger_observer_;
   std::unique_ptr<Recognizer> recognizer_;
   ReplyState reply_state_;
   bool has_carry_ = false;  // odd trailing byte of the previous frame

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "decode/stamp_sents.h"
+
 namespace paraserve::server {
 namespace {
 
@@ -138,20 +140,6 @@ SessionOptions session_options(const ClientParams& params) {
   return o;
 }
 
-std::string timestamp_string(const std::vector<TokenStamp>& stamps) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < stamps.size(); ++i) {
-    if (i) s += ',';
-    s += '[';
-    s += std::to_string(stamps[i].begin_ms);
-    s += ',';
-    s += std::to_string(stamps[i].end_ms);
-    s += ']';
-  }
-  s += ']';
-  return s;
-}
-
 std::string format_result(const StreamResult& r, Mode mode, const std::string& wav_name, ReplyState& st) {
   if (!r.error.empty()) return format_error(wav_name, r.error);
   json j;
@@ -184,7 +172,7 @@ std::string format_result(const StreamResult& r, Mode mode, const std::string& w
     st.sentence_started = false;
   }
   if (r.has_timestamps && !r.timestamps.empty()) {
-    j["timestamp"] = timestamp_string(r.timestamps);
+    j["timestamp"] = stamps_to_string(r.timestamps);  // "[[b,e],[b,e]]", ms, no spaces
     json sents = json::array();
     for (const auto& s : r.stamp_sents) {
       json ts = json::array();

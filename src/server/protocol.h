@@ -66,7 +66,4 @@ std::string format_result(const StreamResult& result, Mode mode, const std::stri
 // Error reply in FunASR's reply shape: text, wav_name, is_final:true, plus `error`.
 std::string format_error(const std::string& wav_name, const std::string& error);
 
-// The token-timestamp string FunASR sends: "[[b,e],[b,e]]" (ms, no spaces).
-std::string timestamp_string(const std::vector<TokenStamp>& stamps);
-
 }  // namespace paraserve::server

@@ -45,6 +45,10 @@ class Cdp:
                 self.pending.pop(msg["id"]).set_result(msg)
             elif "method" in msg:
                 self.events.append(msg)
+                if msg["method"] == "Page.javascriptDialogOpening":
+                    # The page alert()s on connection errors; an open dialog would block
+                    # every later Runtime.evaluate, so dismiss it and report it instead.
+                    asyncio.create_task(self.call("Page.handleJavaScriptDialog", accept=True))
 
     async def call(self, method, timeout=30, **params):
         self.next_id += 1
@@ -68,7 +72,9 @@ class Cdp:
     async def js(self, expr):
         r = await self.call("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True)
         if "exceptionDetails" in r:
-            raise RuntimeError(f"JS error in {expr!r}: {r['exceptionDetails']}")
+            d = r["exceptionDetails"]
+            what = d.get("exception", {}).get("description", d.get("text", "?")).splitlines()[0]
+            raise RuntimeError(f"JS error: {what} (in {expr[:60]!r}...)")
         return r["result"].get("value")
 
     async def click(self, selector):
@@ -196,7 +202,8 @@ async def drive(args, port):
         sent = [json.loads(e["params"]["response"]["payloadData"]) for e in cdp.events
                 if e["method"] == "Network.webSocketFrameSent" and e["params"]["response"]["opcode"] == 1]
         cdp.reader.cancel()
-        return {"text": state["text"], "info": state["info"], "exceptions": exceptions,
+        dialogs = [e["params"]["message"] for e in cdp.events if e["method"] == "Page.javascriptDialogOpening"]
+        return {"text": state["text"], "info": state["info"], "exceptions": exceptions, "alerts": dialogs,
                 "sent": sent, "received": received, "reply_texts": replies, "console_tail": console[-8:]}
 
 

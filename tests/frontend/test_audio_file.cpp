@@ -167,6 +167,40 @@ TEST_F(AudioFile, FlacAndOggViaFfmpeg) {
   EXPECT_EQ(decode_audio_bytes(bytes, "-").samples, f.samples);  // custom AVIO from memory
 }
 
+// Lossy codecs and containers the FunASR Python/HTML5 clients hand us (mp3, aac in m4a/mp4,
+// opus in ogg, audio track of mkv). Encoded at test time with Debian's ffmpeg CLI.
+TEST_F(AudioFile, CompressedFormatsViaFfmpeg) {
+  if (std::system("ffmpeg -version > /dev/null 2>&1") != 0) GTEST_SKIP() << "ffmpeg not installed";
+  // A plain canonical WAV (the LIST chunk of wav16() is stricter than ffmpeg accepts).
+  const std::string make = "ffmpeg -nostdin -loglevel error -y -f lavfi -i sine=frequency=500:sample_rate=16000:duration=1 " +
+                           path("base.wav");
+  ASSERT_EQ(std::system(make.c_str()), 0) << make;
+  struct Case { const char* name; const char* args; const char* format_prefix; };
+  const Case cases[] = {
+      {"a.mp3", "-c:a libmp3lame -b:a 64k", "mp3"},
+      {"a.m4a", "-c:a aac -b:a 64k", "mov"},
+      {"a.opus", "-c:a libopus -b:a 32k", "ogg"},
+      {"a.mp4", "-c:a aac -b:a 64k", "mov"},
+      {"a.mkv", "-c:a libopus -b:a 32k", "matroska"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string cmd = "ffmpeg -nostdin -loglevel error -y -i " + path("base.wav") + " -ar 48000 -ac 2 " +
+                            c.args + " " + path(c.name);
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    const auto a = decode_audio_file(path(c.name));
+    EXPECT_EQ(a.format.rfind(c.format_prefix, 0), 0u) << a.format;
+    EXPECT_EQ(a.channels, 2);
+    EXPECT_EQ(a.source_rate, 48000);
+    // Encoder delay/padding may add a few ms; the tone must survive at its frequency.
+    EXPECT_NEAR(a.duration_s(), 1.0, 0.08);
+    ASSERT_GT(a.samples.size(), 14000u);
+    int zc = 0;
+    for (std::size_t i = 4000; i < 12000; ++i) zc += (a.samples[i - 1] < 0) != (a.samples[i] < 0);
+    EXPECT_NEAR(zc, 500, 6);
+  }
+}
+
 TEST_F(AudioFile, StreamedWavOfUnknownLength) {
   const auto x = tone16(3200, 440, 16000);
   write(path("u.wav"), wav16(x, 16000, 1, 0xFFFFFFFF));

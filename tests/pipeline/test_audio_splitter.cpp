@@ -178,8 +178,33 @@ TEST(AudioSplitter, HistoryIsBoundedWhenSpeechNeverEnds) {
   Harness h;
   h.piece({{0, -1}});
   for (int i = 0; i < 72000; ++i) h.piece();  // one hour, no end
-  EXPECT_LE(h.sp.state_bytes(), static_cast<std::size_t>((60000 + 5000) * 16 + 9600) * sizeof(float));
-  EXPECT_EQ(h.sp.history_size(), h.sp.state_bytes() / sizeof(float));
+  const std::size_t bound = static_cast<std::size_t>((60000 + 5000) * 16 + 9600);
+  EXPECT_EQ(h.sp.history_size(), bound);  // full, oldest audio dropped
+  // Blocks in use cover the history (plus one partly used block and the spares).
+  const std::size_t block_bytes = AudioSplitter::kBlockSamples * sizeof(float);
+  EXPECT_LE(h.sp.state_bytes(), bound * sizeof(float) + (AudioSplitter::kSpareBlocks + 2) * block_bytes);
+}
+
+TEST(AudioSplitter, HistoryMemoryFollowsTheSegmentNotTheBound) {
+  Harness h;
+  const std::size_t block_bytes = AudioSplitter::kBlockSamples * sizeof(float);
+  for (int i = 0; i < 100; ++i) h.piece();  // 5 s of silence: 2 s kept
+  h.sp.trim();
+  const std::size_t quiet = h.sp.state_bytes();
+  // 2 s (32000 samples) in 8000-sample blocks: at most 5 blocks in use, plus the spares.
+  EXPECT_LE(quiet, (5 + AudioSplitter::kSpareBlocks) * block_bytes + 4096);
+  h.piece({{5000, -1}});
+  for (int i = 0; i < 400; ++i) h.piece();  // a 20 s segment
+  h.sp.trim();
+  EXPECT_GE(h.sp.state_bytes(), h.sp.history_size() * sizeof(float));
+  EXPECT_GT(h.sp.state_bytes(), 20u * 16000 * sizeof(float));
+  h.piece({{-1, 25000}});
+  h.sp.trim();
+  // After the segment the memory goes back to the quiet level (emptied blocks are freed but
+  // for the spares): 2 s in use plus the spares.
+  EXPECT_LE(h.sp.state_bytes(), (5 + AudioSplitter::kSpareBlocks) * block_bytes + 4096);
+  h.sp.reset();
+  EXPECT_LE(h.sp.state_bytes(), AudioSplitter::kSpareBlocks * block_bytes + 4096);
 }
 
 TEST(AudioSplitter, ResetRestartsTheTimeAxis) {

@@ -3,10 +3,13 @@
 // stays under a fixed budget that does not depend on the stream's duration.
 //
 // Budget (documented in src/pipeline/session.cpp terms):
-//   audio history ring   (max_single_segment_time 60 s + 5 s slack) x 16 kHz x 4 B + one chunk ≈ 4.2 MB
-//   online decoder caches 16 x 512 x 10 x 4 B                                                    ≈ 0.33 MB
-//   VAD caches, fbank/LFR carries, overlap frames, encoder/decoder scratch                         < 0.5 MB
-// => 6 MB in total, whatever the duration.
+//   audio history: 0.5 s blocks allocated as a segment grows, up to (max_single_segment_time
+//                  60 s + 5 s slack) x 16 kHz x 4 B + one chunk ≈ 4.2 MB for a segment the VAD
+//                  has to cut at 60 s; ~2 s (+ 2 spare blocks) outside speech
+//   online decoder caches 16 x 512 x 10 x 4 B                                       ≈ 0.33 MB
+//   VAD caches, fbank/LFR carries, overlap frames, encoder/decoder scratch            < 0.5 MB
+// => 6 MB at most, whatever the duration (test_session_observer.cpp checks that sentences
+//    of a few seconds cost far less).
 #include <gtest/gtest.h>
 
 #include <algorithm>
