@@ -24,8 +24,10 @@ status=0
 
 run_asan() {
   echo "== ASan + LSan: configure + build $asan_dir"
+  # No -Werror here: with ASan instrumentation g++ 12 reports false -Warray-bounds positives
+  # (e.g. tests that read past a buffer on purpose inside EXPECT_THROW).
   cmake -S "$root" -B "$asan_dir" -DPARASERVE_SANITIZE=address -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DPARASERVE_BUILD_BENCH=OFF -DPARASERVE_WERROR=ON >/dev/null
+    -DPARASERVE_BUILD_BENCH=OFF -DPARASERVE_WERROR=OFF >/dev/null
   cmake --build "$asan_dir" -j"$jobs"
   echo "== ASan + LSan: ctest"
   # halt_on_error: the first error fails the test; detect_leaks: LSan at exit (default on x86-64,

@@ -351,7 +351,13 @@ TEST(Loopback, DrainFinishesTheCurrentUtteranceThenExits) {
   idle.connect(ts.client());
   busy.send_text(R"({"chunk_size":[5,10,5],"wav_name":"d"})");
   busy.send_binary(std::vector<uint8_t>(6400, 0));
-  for (int i = 0; i < 100 && ts.server->active_sessions() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // Drain only once the server has decoded the busy connection's first audio: before that,
+  // it has no open utterance and would rightly be closed as idle.
+  for (int i = 0; i < 500 && (ts.server->active_sessions() < 2 ||
+                              ts.metrics.render_prometheus().find("paraserve_audio_processed_milliseconds_total 200") ==
+                                  std::string::npos);
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ts.server->drain();
   EXPECT_EQ(idle.read_text(10), "");  // idle session closed with 1001
   EXPECT_EQ(idle.close_code(), 1001);
