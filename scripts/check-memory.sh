@@ -9,7 +9,8 @@
 #      covered by scripts/valgrind.supp (ONNX Runtime / FFmpeg / glibc internals only).
 # Usage: scripts/check-memory.sh [asan|valgrind|all]   (default all)
 # Env:   JOBS (build parallelism, default nproc), MODELS (default models/tiny),
-#        ASAN_DIR / MEMCHECK_DIR (build folders), PORT (default 18555), KEEP_LOGS=1.
+#        ASAN_DIR / MEMCHECK_DIR (build folders), PORT (default 18555), KEEP_LOGS=1,
+#        MEMCHECK_BIN (an existing glibc-malloc paraserve binary: skips the memcheck build).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -31,20 +32,22 @@ run_asan() {
   cmake --build "$asan_dir" -j"$jobs"
   echo "== ASan + LSan: ctest"
   # halt_on_error: the first error fails the test; detect_leaks: LSan at exit (default on x86-64,
-  # explicit here). ORT's and FFmpeg's own one-time allocations are freed or still reachable,
-  # so no LSan suppressions are needed.
+  # explicit here). scripts/lsan.supp covers ONNX Runtime's own one-time allocations only.
   ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1" \
-    LSAN_OPTIONS="report_objects=0" \
+    LSAN_OPTIONS="suppressions=$root/scripts/lsan.supp:print_suppressions=0" \
     ctest --test-dir "$asan_dir" --output-on-failure -j"$jobs" --timeout 900 || status=1
 }
 
 run_valgrind() {
   command -v valgrind >/dev/null || { echo "valgrind not installed (apt-get install valgrind)"; exit 2; }
-  echo "== valgrind: configure + build $memcheck_dir (glibc malloc, RelWithDebInfo)"
-  cmake -S "$root" -B "$memcheck_dir" -DPARASERVE_ALLOCATOR=glibc -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DPARASERVE_BUILD_TESTS=OFF -DPARASERVE_BUILD_BENCH=OFF -DPARASERVE_WERROR=ON >/dev/null
-  cmake --build "$memcheck_dir" -j"$jobs" --target paraserve
-  local bin="$memcheck_dir/paraserve" log
+  local bin="${MEMCHECK_BIN:-}" log
+  if [[ -z "$bin" ]]; then
+    echo "== valgrind: configure + build $memcheck_dir (glibc malloc, RelWithDebInfo)"
+    cmake -S "$root" -B "$memcheck_dir" -DPARASERVE_ALLOCATOR=glibc -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DPARASERVE_BUILD_TESTS=OFF -DPARASERVE_BUILD_BENCH=OFF -DPARASERVE_WERROR=ON >/dev/null
+    cmake --build "$memcheck_dir" -j"$jobs" --target paraserve
+    bin="$memcheck_dir/paraserve"
+  fi
   log="$(mktemp /tmp/paraserve-valgrind.XXXXXX.log)"
   echo "== valgrind: serving $models on port $port (log $log)"
   valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \

@@ -31,7 +31,7 @@ struct ServeArgs {
   int memtrace_every = 0;
   // Allocator / ORT memory settings (issue 6; the defaults are what docs/memory.md measured).
   GlibcMallocTuning glibc{.arena_max = 2, .mmap_threshold = 256 << 10, .trim_threshold = 1 << 20};
-  JemallocTuning jemalloc{.dirty_decay_ms = 1000, .muzzy_decay_ms = 0, .background_thread = 1};
+  JemallocTuning jemalloc{.dirty_decay_ms = 0, .muzzy_decay_ms = 0, .background_thread = 1};
   std::string log_level = "info";
   // Accepted for FunASR compatibility, not built: warn when set.
   std::string lm_dir, itn_dir, download_dir, fst_inc_wts, global_beam, lattice_beam, am_scale;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "decode/punc_model_runner.h"
 #include "decode/punctuator.h"
 #include "frontend/cmvn.h"
 #include "frontend/fbank.h"
@@ -20,27 +21,6 @@
 #include "pipeline/engine.h"
 
 namespace paraserve {
-
-// PuncRunner over the ONNX punctuation model.
-class PuncModelRunner final : public PuncRunner {
- public:
-  explicit PuncModelRunner(const PuncModel& model) : model_(model) {}
-  // The offline algorithm passes no mask; a realtime (4-input) model then gets all ones,
-  // which is its mask for an empty cache (§3.5.1), so either model kind serves both uses.
-  void run(std::span<const int32_t> ids, const float* mask, std::vector<float>& logits) const override {
-    const int L = static_cast<int>(ids.size());
-    if (mask == nullptr && model_.realtime()) {
-      std::vector<float> ones(static_cast<std::size_t>(L) * static_cast<std::size_t>(L), 1.0f);
-      model_.run(ids.data(), L, ones.data(), logits);
-      return;
-    }
-    model_.run(ids.data(), L, mask, logits);
-  }
-  int num_classes() const override { return model_.num_classes(); }
-
- private:
-  const PuncModel& model_;
-};
 
 // Front end + vocabulary used by the offline (second-pass) model. FunASR takes them from
 // the ONLINE dir (funasr-compat.md §3.1, §7.6); offline-only engines use the offline dir's.

@@ -281,6 +281,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 
 // ---------------------------------------------------------------- Server
 
+// An io_context whose shutdown (destroying every queued handler, services kept alive) can be
+// run before any io_context is destroyed. A connection holds executors of both contexts (its
+// socket strand on `io`, its decode strand on `work`), so the handlers of each context must be
+// destroyed while the other context's services still exist (ASan: heap-use-after-free in
+// ~strand_impl when `io`'s leftover handlers released connections after `work` was gone).
+struct ServerIoContext : net::io_context {
+  using net::io_context::shutdown;
+};
+
 struct Server::Impl {
   ServerContext ctx;               // outlives both io_contexts (connections release into it)
   Metrics own_metrics;
@@ -288,14 +297,21 @@ struct Server::Impl {
   std::optional<ServerMetrics> metrics;
   ServerDeps deps;
   std::optional<ssl::context> tls;
-  net::io_context io;
-  net::io_context work;  // destroyed before `io`: queued decode tasks release their connections first
+  ServerIoContext io;
+  ServerIoContext work;  // destroyed before `io`; both are shut down first (~Impl)
   std::optional<tcp::acceptor> acceptor;
   std::optional<net::signal_set> signals;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> io_guard, work_guard;
   std::vector<std::thread> threads;
   std::mutex state_mu;
   bool started = false, stopped = false;
+
+  ~Impl() {
+    // Threads are joined by Server::stop(). Destroy every leftover handler (and with it the
+    // connections it holds) while both contexts' services are alive.
+    io.shutdown();
+    work.shutdown();
+  }
 
   void accept() {
     acceptor->async_accept(net::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
