@@ -9,7 +9,20 @@
 #include <string>
 #include <unistd.h>
 
+#include "common/error.h"
+
 namespace paraserve::test {
+
+// The message of the paraserve::Error that `f` throws, or "(no error)".
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 // Directory with good/… and bad/… model dirs (see make_contract_models.py), generated on
 // first use and removed at program exit.

@@ -14,19 +14,11 @@
 namespace paraserve {
 namespace {
 
+using test::error_of;
+
 using ::testing::HasSubstr;
 using test::bad;
 using test::good;
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 TEST(Contract, GoodModelsLoadBothFlags) {
   OrtRuntime rt;

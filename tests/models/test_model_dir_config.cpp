@@ -6,12 +6,15 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "fixture.h"
 #include "models/config.h"
 #include "models/model_dir.h"
 #include "models/vocab.h"
 
 namespace paraserve {
 namespace {
+
+using test::error_of;
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
@@ -34,16 +37,6 @@ class TempDir : public ::testing::Test {
   std::string dir() const { return dir_.string(); }
   fs::path dir_;
 };
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 using ModelDir = TempDir;
 
