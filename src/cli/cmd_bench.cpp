@@ -3,6 +3,8 @@
 //                   threads; RTF per stream, partial-result latency, optional capacity search.
 //   bench offline : offline transcription RTF on 1 and N threads, fp32 and int8.
 // Prints figures only (no pass/fail).
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/runtime_settings.h"
 #include "common/error.h"
 #include "frontend/audio_file.h"
 #include "observability/memtrace.h"
@@ -40,6 +43,26 @@ struct BenchArgs {
   int threads = 2;
   std::string memtrace;  // record the server's ledger events per stream into this file
   int ledger_ab = 0;     // > 0: alternate ledger off/on this many times, report the throughput ratio
+  RuntimeSettings runtime;  // same allocator / ORT settings as `serve`
+};
+
+// Applies the shared engine settings and prints them, so every figure below names them.
+void apply_engine_settings(const BenchArgs& a) {
+  std::string warning;
+  std::printf("%s\n", apply_runtime_settings(a.runtime, warning).c_str());
+  if (!warning.empty()) std::printf("  warning: %s\n", warning.c_str());
+}
+
+// Process CPU seconds and minor page faults so far (all threads).
+struct ProcessCost {
+  double cpu_s = 0;
+  long minflt = 0;
+  static ProcessCost now() {
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+    return {sec(ru.ru_utime) + sec(ru.ru_stime), ru.ru_minflt};
+  }
 };
 
 EngineConfig engine_config(const BenchArgs& a, const std::string& quant, bool streaming) {
@@ -54,6 +77,7 @@ EngineConfig engine_config(const BenchArgs& a, const std::string& quant, bool st
   c.offline_model_dir = sub("offline");
   c.punc_dir = sub("punc");
   c.quantize = c.vad_quant = c.punc_quant = quant;
+  c.ort = a.runtime.ort;
   if (c.offline_model_dir.empty()) throw Error(a.models + ": expected a model set with vad/, online/, offline/, punc/ subfolders");
   return c;
 }
@@ -210,6 +234,7 @@ int ledger_ab(const BenchArgs& a, const std::shared_ptr<const Engine>& engine, c
 
 int bench_stream(const BenchArgs& a) {
   if (a.streams < 1 || a.workers < 1 || a.seconds <= 0) throw Error("bench stream: --streams, --workers >= 1 and --seconds > 0");
+  apply_engine_settings(a);
   auto engine = load_engine(engine_config(a, a.quantize, true));
   std::vector<float> audio = a.audio.empty() ? synth_audio(a.seconds) : decode_audio_file(a.audio).samples;
   if (!a.audio.empty()) audio.resize(std::min(audio.size(), static_cast<std::size_t>(a.seconds * 16000)));
@@ -225,7 +250,10 @@ int bench_stream(const BenchArgs& a) {
     lc.validate();
     ledger = std::make_unique<MemoryLedger>(lc);
   }
+  const ProcessCost c0 = ProcessCost::now();
   StreamRun r = run_streams(engine, pcm, a.streams, a.workers, ledger.get());
+  const ProcessCost c1 = ProcessCost::now();
+  const double audio_total_s = static_cast<double>(pcm.size()) / 16000.0 * a.streams;
   if (ledger) {
     ledger->flush();
     std::printf("  ledger: %s, %llu events written, %llu dropped\n", a.memtrace.c_str(),
@@ -233,6 +261,9 @@ int bench_stream(const BenchArgs& a) {
   }
   for (std::size_t i = 0; i < r.rtf.size(); ++i) std::printf("  stream %3zu  RTF %.4f\n", i, r.rtf[i]);
   std::printf("  max RTF %.4f\n", *std::max_element(r.rtf.begin(), r.rtf.end()));
+  std::printf("  cost: %.2f audio s per CPU s, %.0f minor page faults per audio s (%.1f audio s, %.2f CPU s)\n",
+              audio_total_s / std::max(1e-9, c1.cpu_s - c0.cpu_s),
+              static_cast<double>(c1.minflt - c0.minflt) / audio_total_s, audio_total_s, c1.cpu_s - c0.cpu_s);
   std::printf("  partial latency (engine compute per piece with a partial): p50 %.2f ms, p95 %.2f ms (%zu partials)\n",
               percentile(r.latency_ms, 0.5), percentile(r.latency_ms, 0.95), r.latency_ms.size());
   if (a.search) {
@@ -261,6 +292,7 @@ int bench_stream(const BenchArgs& a) {
 
 int bench_offline(const BenchArgs& a) {
   if (a.threads < 1 || a.seconds <= 0) throw Error("bench offline: --threads >= 1 and --seconds > 0");
+  apply_engine_settings(a);
   std::vector<float> audio = a.audio.empty() ? synth_audio(a.seconds) : decode_audio_file(a.audio).samples;
   const double dur = static_cast<double>(audio.size()) / 16000.0;
   std::printf("bench offline: models %s, %.1f s audio per job\n", a.models.c_str(), dur);
@@ -305,6 +337,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   st->add_flag("--search", sa->search, "also search the largest real-time stream count");
   st->add_option("--memtrace", sa->memtrace, "record the server's memory-ledger events per stream to this file");
   st->add_option("--ledger-ab", sa->ledger_ab, "alternate ledger off/on N times and report the throughput ratio");
+  add_runtime_options(st, sa->runtime, "--model-threads");
   st->callback([sa, &exit_code] { exit_code = bench_stream(*sa); });
 
   auto oa = std::make_shared<BenchArgs>();
@@ -313,6 +346,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   of->add_option("--threads", oa->threads, "parallel jobs for the N-thread row")->capture_default_str();
   of->add_option("--seconds", oa->seconds, "audio seconds per job")->capture_default_str();
   of->add_option("--audio", oa->audio, "audio file (default: synthetic tone speech)");
+  add_runtime_options(of, oa->runtime, "--model-threads");
   of->callback([oa, &exit_code] { exit_code = bench_offline(*oa); });
 }
 

@@ -10,8 +10,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
-#include "common/malloc_tuning.h"
-#include "observability/allocator_stats.h"
+#include "cli/runtime_settings.h"
 #include "observability/memtrace.h"
 #include "observability/metrics.h"
 #include "observability/process_stats.h"
@@ -25,13 +24,10 @@ struct ServeArgs {
   server::ServerConfig server;
   EngineConfig engine;
   std::string hotword_file;
-  int io_threads = 0, decoder_threads = 0, model_threads = 1;
-  bool ort_cpu_arena = false;
+  int io_threads = 0, decoder_threads = 0;
   std::string memtrace;
   int memtrace_every = 0;
-  // Allocator / ORT memory settings (issue 6; the defaults are what docs/memory.md measured).
-  GlibcMallocTuning glibc{.arena_max = 2, .mmap_threshold = 256 << 10, .trim_threshold = 1 << 20};
-  JemallocTuning jemalloc{.dirty_decay_ms = 0, .muzzy_decay_ms = 0, .background_thread = 1};
+  RuntimeSettings runtime;  // allocator + ONNX Runtime (docs/memory.md says why each default)
   std::string log_level = "info";
   // Accepted for FunASR compatibility, not built: warn when set.
   std::string lm_dir, itn_dir, download_dir, fst_inc_wts, global_beam, lattice_beam, am_scale;
@@ -77,22 +73,14 @@ int run_serve(ServeArgs& a) {
   }
 
   // Allocator tuning before any worker thread exists (glibc arenas are per thread).
-  const std::string alloc = allocator_name();
-  std::string tuned;
-  if (alloc == "glibc") {
-    if (std::getenv("MALLOC_ARENA_MAX")) a.glibc.arena_max = -1;  // the environment wins
-    tuned = configure_glibc_malloc(a.glibc);
-  } else if (alloc == "jemalloc") {
-    tuned = configure_jemalloc(a.jemalloc);
-  }
-  if (!tuned.empty()) spdlog::warn("{}", tuned);
-  spdlog::info("allocator {}", alloc);
+  std::string warning;
+  spdlog::info("{}", apply_runtime_settings(a.runtime, warning));
+  if (!warning.empty()) spdlog::warn("{}", warning);
 
   const int cpus = available_cpus();
   a.server.io_threads = a.io_threads > 0 ? a.io_threads : std::max(1, (cpus + 15) / 16);
   a.server.decoder_threads = a.decoder_threads > 0 ? a.decoder_threads : cpus;
-  a.engine.model_threads = a.model_threads;
-  a.engine.ort_cpu_arena = a.ort_cpu_arena;
+  a.engine.ort = a.runtime.ort;
   a.server.validate();
 
   LedgerConfig ledger_cfg;
@@ -108,6 +96,8 @@ int run_serve(ServeArgs& a) {
   for (const auto& line : models) spdlog::info("model {}", line);
 
   Metrics metrics;
+  metrics.gauge("paraserve_runtime_info", "Allocator and ONNX Runtime settings in force (labels; value 1)",
+                runtime_labels(a.runtime)).set(1);
   server::ServerDeps deps;
   deps.metrics = &metrics;
   deps.ledger = ledger.get();
@@ -133,7 +123,6 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   sub->add_option("--keyfile", s.keyfile, "TLS private key (PEM)");
   sub->add_option("--io-thread-num", a->io_threads, "network threads (default ceil(CPUs/16))");
   sub->add_option("--decoder-thread-num", a->decoder_threads, "inference threads (default: usable CPUs)");
-  sub->add_option("--model-thread-num", a->model_threads, "ONNX Runtime intra-op threads per model")->capture_default_str();
   sub->add_option("--vad-dir", a->engine.vad_dir, "FSMN-VAD model directory");
   sub->add_option("--model-dir", a->engine.offline_model_dir, "offline (second pass) Paraformer directory");
   sub->add_option("--online-model-dir", a->engine.online_model_dir, "streaming Paraformer directory");
@@ -160,13 +149,7 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   sub->add_option("--idle-timeout", lim.idle_timeout_s, "seconds without client data before closing")->capture_default_str();
   sub->add_option("--handshake-timeout", lim.handshake_timeout_s, "seconds for TLS + WebSocket handshakes")->capture_default_str();
   sub->add_option("--drain-timeout", lim.drain_timeout_s, "SIGTERM/SIGINT: seconds to finish in-flight utterances")->capture_default_str();
-  sub->add_option("--ort-cpu-arena", a->ort_cpu_arena, "ONNX Runtime CPU memory arena (true/false)")->capture_default_str();
-  sub->add_option("--malloc-arena-max", a->glibc.arena_max, "glibc malloc only: M_ARENA_MAX (-1 = glibc default; env MALLOC_ARENA_MAX wins)")->capture_default_str();
-  sub->add_option("--malloc-mmap-threshold", a->glibc.mmap_threshold, "glibc malloc only: M_MMAP_THRESHOLD bytes (-1 = dynamic)")->capture_default_str();
-  sub->add_option("--malloc-trim-threshold", a->glibc.trim_threshold, "glibc malloc only: M_TRIM_THRESHOLD bytes (-1 = default)")->capture_default_str();
-  sub->add_option("--jemalloc-background-thread", a->jemalloc.background_thread, "jemalloc only: purge on a background thread (1/0, -1 = leave)")->capture_default_str();
-  sub->add_option("--jemalloc-dirty-decay-ms", a->jemalloc.dirty_decay_ms, "jemalloc only: dirty page decay (-1 = leave)")->capture_default_str();
-  sub->add_option("--jemalloc-muzzy-decay-ms", a->jemalloc.muzzy_decay_ms, "jemalloc only: muzzy page decay (-1 = leave)")->capture_default_str();
+  add_runtime_options(sub, a->runtime, "--model-thread-num");
   sub->add_option("--memtrace", a->memtrace, "write the memory ledger (NDJSON) to this file");
   sub->add_option("--memtrace-every", a->memtrace_every, "ledger: record every Nth chunk");
   sub->add_option("--log-level", a->log_level, "trace|debug|info|warn|error")->capture_default_str();

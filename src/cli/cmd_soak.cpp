@@ -13,6 +13,11 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
 #include "cli/commands.h"
 #include "common/error.h"
 #include "observability/process_stats.h"
@@ -100,6 +105,34 @@ class RssSampler {
   std::vector<Sample> samples_;
   std::thread thread_;
 };
+
+// The server's paraserve_runtime_info line from /metrics (allocator and ONNX Runtime
+// settings in force), so every soak report names what it measured; empty if unavailable.
+std::string server_runtime_info(const std::string& host, int port) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  try {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::resolver resolver(io);
+    beast::tcp_stream stream(io);
+    stream.expires_after(std::chrono::seconds(5));
+    stream.connect(resolver.resolve(host, std::to_string(port)));
+    http::request<http::empty_body> req{http::verb::get, "/metrics", 11};
+    req.set(http::field::host, host);
+    http::write(stream, req);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(stream, buf, res);
+    const std::string& body = res.body();
+    const std::string key = "paraserve_runtime_info{";
+    const std::size_t at = body.find(key);
+    if (at == std::string::npos) return {};
+    const std::size_t end = body.find('}', at);
+    return end == std::string::npos ? std::string() : body.substr(at + key.size(), end - at - key.size());
+  } catch (const std::exception&) {
+    return {};
+  }
+}
 
 void write_outputs(const SoakArgs& a, const std::vector<Sample>& samples, double baseline_t, int64_t baseline_kb) {
   if (!a.csv.empty()) {
@@ -197,8 +230,10 @@ int run_soak(const SoakArgs& a) {
     base = read_rss_kb(a.pid);
   }
   measure_t = now_s();
+  const ProcessCounters cost0 = read_process_counters(a.pid);
   run_sessions(total);
   const double end_t = now_s();
+  const ProcessCounters cost1 = read_process_counters(a.pid);
   const int64_t after_kb = read_rss_kb(a.pid);
   settle();
   const int64_t settled_kb = read_rss_kb(a.pid);
@@ -241,6 +276,25 @@ int run_soak(const SoakArgs& a) {
               ok_settle ? "ok" : "MISSED");
   std::printf("(peak - idle) / concurrency:           %.0f kB (target <= 2048: %s)\n", per_session_kb,
               ok_peak ? "ok" : "MISSED");
+  // Cost of the measured sessions (issue 9): memory figures are only meaningful next to
+  // the CPU and page faults they cost.
+  const double audio_s = static_cast<double>(measured - failed.load()) * static_cast<double>(audio.samples.size()) /
+                         static_cast<double>(audio.sample_rate);
+  const double cpu_s = cost1.cpu_s - cost0.cpu_s;
+  const double audio_per_cpu = cpu_s > 0 ? audio_s / cpu_s : 0.0;
+  const double faults_per_audio = audio_s > 0 ? double(cost1.minor_faults - cost0.minor_faults) / audio_s : 0.0;
+  const double vol_per_audio = audio_s > 0 ? double(cost1.voluntary_switches - cost0.voluntary_switches) / audio_s : 0.0;
+  const double invol_per_audio =
+      audio_s > 0 ? double(cost1.involuntary_switches - cost0.involuntary_switches) / audio_s : 0.0;
+  std::printf("server cost over the measured sessions: %.1f audio s in %.1f server CPU s = %.2f audio s per CPU s\n",
+              audio_s, cpu_s, audio_per_cpu);
+  std::printf("  minor page faults per audio s:       %.1f\n", faults_per_audio);
+  std::printf("  context switches per audio s:        %.1f voluntary, %.1f involuntary\n", vol_per_audio,
+              invol_per_audio);
+  std::printf("  wall throughput:                     %.2f x real time\n", run_s > 0 ? audio_s / run_s : 0.0);
+  const std::string runtime = server_runtime_info(a.host, a.port);
+  std::printf("server engine settings: %s\n", runtime.empty() ? "(not reported: no paraserve_runtime_info on /metrics)"
+                                                               : runtime.c_str());
   if (!first_error.empty()) std::printf("first error: %s\n", first_error.c_str());
   if (!a.summary_json.empty()) {
     std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(a.summary_json.c_str(), "w"), std::fclose);
@@ -249,10 +303,13 @@ int run_soak(const SoakArgs& a) {
                  "{\"label\":\"%s\",\"sessions\":%lld,\"warmup\":%d,\"failed\":%lld,\"concurrency\":%d,"
                  "\"idle_kb\":%lld,\"baseline_kb\":%lld,\"after_kb\":%lld,\"peak_kb\":%lld,\"settled_kb\":%lld,"
                  "\"growth_kb\":%lld,\"load_growth_kb\":%.0f,\"settle_pct\":%.3f,\"peak_per_session_kb\":%.1f,"
-                 "\"seconds\":%.1f,\"ok_growth\":%s,\"ok_settle\":%s,\"ok_peak\":%s}\n",
+                 "\"seconds\":%.1f,\"audio_s\":%.1f,\"server_cpu_s\":%.2f,\"audio_s_per_cpu_s\":%.3f,"
+                 "\"minor_faults_per_audio_s\":%.1f,\"voluntary_switches_per_audio_s\":%.1f,"
+                 "\"involuntary_switches_per_audio_s\":%.1f,\"ok_growth\":%s,\"ok_settle\":%s,\"ok_peak\":%s}\n",
                  a.label.c_str(), (long long)total, a.warmup, (long long)failed.load(), a.concurrency,
                  (long long)idle_kb, (long long)base, (long long)after_kb, (long long)peak, (long long)settled_kb,
-                 (long long)growth_kb, load_growth_kb, settle_pct, per_session_kb, run_s,
+                 (long long)growth_kb, load_growth_kb, settle_pct, per_session_kb, run_s, audio_s, cpu_s,
+                 audio_per_cpu, faults_per_audio, vol_per_audio, invol_per_audio,
                  ok_growth ? "true" : "false", ok_settle ? "true" : "false", ok_peak ? "true" : "false");
   }
   write_outputs(a, samples, measure_t, base);

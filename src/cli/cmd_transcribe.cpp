@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/runtime_settings.h"
 #include "common/error.h"
 #include "decode/stamp_sents.h"
 #include "frontend/audio_file.h"
@@ -30,10 +31,11 @@ struct TranscribeArgs {
   std::string vad_dir, model_dir, online_model_dir, punc_dir;
   std::string quantize = "true", vad_quant = "true", punc_quant = "true";
   int threads = 1;
-  int model_threads = 1;
+  RuntimeSettings runtime;  // same allocator / ORT settings as `serve`
   std::string format = "text";
   int audio_fs = 16000;
   std::vector<std::string> files;
+  bool verbose = false;
 };
 
 struct FileResult {
@@ -145,7 +147,11 @@ int run_transcribe(const TranscribeArgs& a) {
   cfg.quantize = a.quantize;
   cfg.vad_quant = a.vad_quant;
   cfg.punc_quant = a.punc_quant;
-  cfg.model_threads = a.model_threads;
+  std::string warning;
+  const std::string engine_line = apply_runtime_settings(a.runtime, warning);
+  if (!warning.empty()) std::fprintf(stderr, "paraserve transcribe: %s\n", warning.c_str());
+  if (a.verbose) std::fprintf(stderr, "paraserve transcribe: %s\n", engine_line.c_str());
+  cfg.ort = a.runtime.ort;
   auto engine = load_engine(cfg);
   Transcriber transcriber(engine);
 
@@ -221,7 +227,8 @@ void add_transcribe_command(CLI::App& app, int& exit_code) {
   sub->add_option("--vad-quant", args->vad_quant, "quantized VAD (only exactly 'true')")->capture_default_str();
   sub->add_option("--punc-quant", args->punc_quant, "quantized punctuation (only exactly 'true')")->capture_default_str();
   sub->add_option("--threads", args->threads, "files decoded in parallel")->capture_default_str();
-  sub->add_option("--model-threads", args->model_threads, "ONNX Runtime intra-op threads per model")->capture_default_str();
+  add_runtime_options(sub, args->runtime, "--model-threads");
+  sub->add_flag("--verbose", args->verbose, "print the engine settings in force to stderr");
   sub->add_option("--format", args->format, "output: text | json | srt")
       ->check(CLI::IsMember({"text", "json", "srt"}))
       ->capture_default_str();

@@ -111,6 +111,47 @@ int64_t read_hwm_kb() {
   return parse_status_kb(read_text("/proc/self/status"), "VmHWM");
 }
 
+bool parse_proc_stat(std::string_view stat, long ticks_per_s, ProcessCounters& out) {
+  const std::size_t close = stat.rfind(')');
+  if (close == std::string_view::npos || ticks_per_s <= 0) return false;
+  // Fields after the command: 3 state, 4 ppid, ... 10 minflt, 12 majflt, 14 utime, 15 stime.
+  std::string_view rest = stat.substr(close + 1);
+  int64_t field[16] = {};
+  int index = 2;
+  std::size_t pos = 0;
+  while (index < 15) {
+    while (pos < rest.size() && rest[pos] == ' ') ++pos;
+    if (pos >= rest.size()) return false;
+    std::size_t end = rest.find(' ', pos);
+    if (end == std::string_view::npos) end = rest.size();
+    ++index;
+    if (index >= 4) {
+      auto r = std::from_chars(rest.data() + pos, rest.data() + end, field[index]);
+      if (r.ec != std::errc() || r.ptr != rest.data() + end) return false;
+    }
+    pos = end;
+  }
+  out.minor_faults = field[10];
+  out.major_faults = field[12];
+  out.cpu_s = static_cast<double>(field[14] + field[15]) / static_cast<double>(ticks_per_s);
+  return true;
+}
+
+ProcessCounters read_process_counters(int pid) {
+  ProcessCounters c;
+  if (pid <= 0) return c;
+  char path[64];
+  char buf[1024];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  std::string_view s = read_small(path, buf, sizeof buf);
+  if (s.empty() || !parse_proc_stat(s, ::sysconf(_SC_CLK_TCK), c)) return ProcessCounters{};
+  std::snprintf(path, sizeof path, "/proc/%d/status", pid);
+  const std::string status = read_text(path);
+  c.voluntary_switches = parse_status_kb(status, "voluntary_ctxt_switches");
+  c.involuntary_switches = parse_status_kb(status, "nonvoluntary_ctxt_switches");
+  return c;
+}
+
 int available_cpus() {
   int cpus = 0;
   cpu_set_t set;

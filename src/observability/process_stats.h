@@ -14,6 +14,16 @@ int64_t read_rss_kb(int pid);
 // Peak RSS (VmHWM) in KiB from /proc/self/status; -1 if unavailable.
 int64_t read_hwm_kb();
 
+// CPU time and the page-fault and context-switch counters of a process, for "cost per
+// audio second" figures next to RSS (a memory saving that costs CPU must show). -1 when
+// unreadable.
+struct ProcessCounters {
+  double cpu_s = -1;  // utime + stime, all threads
+  int64_t minor_faults = -1, major_faults = -1;
+  int64_t voluntary_switches = -1, involuntary_switches = -1;
+};
+ProcessCounters read_process_counters(int pid);
+
 // CPUs this process can use: min(affinity mask size, ceil(cgroup CPU quota)); always >= 1.
 int available_cpus();
 
@@ -22,6 +32,10 @@ int available_cpus();
 int64_t parse_statm_rss_kb(std::string_view statm, long page_size_bytes);
 // /proc/<pid>/status style "Key:   123 kB" -> 123 for key "Key".
 int64_t parse_status_kb(std::string_view status, std::string_view key);
+// /proc/<pid>/stat -> cpu_s (ticks / ticks_per_s), minor and major faults; false if malformed.
+// The command name (field 2) may contain spaces and parentheses: fields are counted from
+// the last ')'.
+bool parse_proc_stat(std::string_view stat, long ticks_per_s, ProcessCounters& out);
 // cgroup v2 cpu.max ("max 100000" or "150000 100000") -> CPUs rounded up; 0 = no limit.
 int parse_cgroup_v2_cpu_max(std::string_view cpu_max);
 // cgroup v1 cfs quota/period (quota -1 = no limit) -> CPUs rounded up; 0 = no limit.

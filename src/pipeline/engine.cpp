@@ -34,16 +34,12 @@ void Engine::require_offline(const std::string& use) const {
 }
 
 std::shared_ptr<const Engine> load_engine(const EngineConfig& config) {
-  if (config.model_threads < 1) throw Error("model threads must be >= 1, got " + std::to_string(config.model_threads));
   if (config.vad_dir.empty() && config.online_model_dir.empty() && config.offline_model_dir.empty() &&
       config.punc_dir.empty())
     throw Error("no model directory given (need at least --model-dir or --online-model-dir)");
   auto engine = std::make_shared<Engine>();
   engine->config = config;
-  OrtOptions ort;
-  ort.intra_threads = config.model_threads;
-  ort.cpu_arena = config.ort_cpu_arena;
-  engine->runtime = std::make_unique<OrtRuntime>(ort);
+  engine->runtime = std::make_unique<OrtRuntime>(config.ort);
   OrtRuntime& rt = *engine->runtime;
 
   if (!config.vad_dir.empty()) {

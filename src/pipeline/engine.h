@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "models/ort_runtime.h"
+
 namespace paraserve {
 
 struct EngineConfig {
@@ -16,8 +18,7 @@ struct EngineConfig {
   std::string quantize = "true";
   std::string vad_quant = "true";
   std::string punc_quant = "true";
-  int model_threads = 1;          // ORT intra-op threads per session
-  bool ort_cpu_arena = false;     // ORT CPU memory arena (FunASR disables it)
+  OrtOptions ort;                 // ONNX Runtime session options (threads, arena, ...)
 };
 
 struct Engine;  // defined in pipeline/engine_impl.h; holds the model objects

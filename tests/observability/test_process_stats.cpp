@@ -53,6 +53,40 @@ TEST(ProcessStats, RssTracksTouchedMemory) {
   EXPECT_GE(read_hwm_kb(), after);
 }
 
+TEST(ProcessStats, ParsesProcStat) {
+  // A command name with spaces and ')' must not shift the fields (counted from the last ')').
+  const char* stat =
+      "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 1234 0 56 0 250 50 0 0 20 0 3 0 100 123456 789 "
+      "18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
+  ProcessCounters c;
+  ASSERT_TRUE(parse_proc_stat(stat, 100, c));
+  EXPECT_EQ(c.minor_faults, 1234);
+  EXPECT_EQ(c.major_faults, 56);
+  EXPECT_DOUBLE_EQ(c.cpu_s, 3.0);  // (250 + 50) ticks at 100 Hz
+  ProcessCounters bad;
+  EXPECT_FALSE(parse_proc_stat("4242 (x) S 1 2", 100, bad));
+  EXPECT_FALSE(parse_proc_stat("no parenthesis at all", 100, bad));
+  EXPECT_FALSE(parse_proc_stat(stat, 0, bad));
+}
+
+TEST(ProcessStats, CountersFollowWorkAndFaults) {
+  const int pid = static_cast<int>(::getpid());
+  const ProcessCounters before = read_process_counters(pid);
+  ASSERT_GE(before.cpu_s, 0);
+  ASSERT_GE(before.voluntary_switches, 0);
+  ASSERT_GE(before.involuntary_switches, 0);
+  std::vector<char> block(32 << 20);
+  std::memset(block.data(), 1, block.size());  // at least one minor fault per 4 KiB page
+  volatile double x = 0;
+  for (const auto t0 = read_process_counters(pid).cpu_s; read_process_counters(pid).cpu_s - t0 < 0.05;)
+    for (int i = 0; i < 100000; ++i) x = x + i;
+  const ProcessCounters after = read_process_counters(pid);
+  EXPECT_GE(after.minor_faults - before.minor_faults, (32 << 20) / 4096 / 2);
+  EXPECT_GE(after.cpu_s - before.cpu_s, 0.05);
+  EXPECT_EQ(block[12345], 1);
+  EXPECT_LT(read_process_counters(-1).cpu_s, 0);
+}
+
 TEST(ProcessStats, RssOfOtherPid) {
   int64_t self = read_rss_kb(static_cast<int>(::getpid()));
   EXPECT_GT(self, 0);
