@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -145,10 +146,18 @@ ProcessCounters read_process_counters(int pid) {
   std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
   std::string_view s = read_small(path, buf, sizeof buf);
   if (s.empty() || !parse_proc_stat(s, ::sysconf(_SC_CLK_TCK), c)) return ProcessCounters{};
-  std::snprintf(path, sizeof path, "/proc/%d/status", pid);
-  const std::string status = read_text(path);
-  c.voluntary_switches = parse_status_kb(status, "voluntary_ctxt_switches");
-  c.involuntary_switches = parse_status_kb(status, "nonvoluntary_ctxt_switches");
+  // Context switches are counted per thread (/proc/<pid>/status shows the main thread's
+  // only): sum over the threads alive now (threads that already exited are not counted).
+  std::snprintf(path, sizeof path, "/proc/%d/task", pid);
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(path, ec)) {
+    const std::string status = read_text(task.path().string() + "/status");
+    const int64_t v = parse_status_kb(status, "voluntary_ctxt_switches");
+    const int64_t n = parse_status_kb(status, "nonvoluntary_ctxt_switches");
+    if (v < 0 || n < 0) continue;  // the thread exited between listing and reading
+    c.voluntary_switches = std::max<int64_t>(c.voluntary_switches, 0) + v;
+    c.involuntary_switches = std::max<int64_t>(c.involuntary_switches, 0) + n;
+  }
   return c;
 }
 

@@ -20,7 +20,7 @@ int64_t read_hwm_kb();
 struct ProcessCounters {
   double cpu_s = -1;  // utime + stime, all threads
   int64_t minor_faults = -1, major_faults = -1;
-  int64_t voluntary_switches = -1, involuntary_switches = -1;
+  int64_t voluntary_switches = -1, involuntary_switches = -1;  // summed over live threads
 };
 ProcessCounters read_process_counters(int pid);
 

@@ -1,7 +1,10 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
+#include <future>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -85,6 +88,25 @@ TEST(ProcessStats, CountersFollowWorkAndFaults) {
   EXPECT_GE(after.cpu_s - before.cpu_s, 0.05);
   EXPECT_EQ(block[12345], 1);
   EXPECT_LT(read_process_counters(-1).cpu_s, 0);
+}
+
+TEST(ProcessStats, ContextSwitchesIncludeOtherThreads) {
+  const int pid = static_cast<int>(::getpid());
+  const ProcessCounters before = read_process_counters(pid);
+  ASSERT_GE(before.voluntary_switches, 0);
+  // A helper thread blocks 200 times (each a voluntary switch of that thread, not of the
+  // main thread), then stays alive until the counters are read.
+  std::promise<void> slept, read_done;
+  std::thread sleeper([&] {
+    for (int i = 0; i < 200; ++i) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    slept.set_value();
+    read_done.get_future().wait();
+  });
+  slept.get_future().wait();
+  const ProcessCounters after = read_process_counters(pid);
+  read_done.set_value();
+  sleeper.join();
+  EXPECT_GE(after.voluntary_switches - before.voluntary_switches, 150);
 }
 
 TEST(ProcessStats, RssOfOtherPid) {
