@@ -3,6 +3,8 @@
 // not from our own output.
 #include <gtest/gtest.h>
 
+#include "../models_required.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <cmath>
@@ -122,9 +124,10 @@ std::vector<std::string> expected_sentences(const std::string& name) {
 bool have_behav() { return std::filesystem::exists(behav_dir() + "/behaviour.json"); }
 
 #define REQUIRE_BEHAV() \
-  if (!have_behav()) GTEST_SKIP() << "models/behav not generated (scripts/make-models.sh behav)"
+  if (!have_behav()) PARASERVE_MODELS_MISSING("models/behav not generated (scripts/make-models.sh behav)")
 
 TEST(SessionBehav, ExpectedPunctuationRuleSanity) {
+  REQUIRE_BEHAV();  // punc_table comes from behaviour.json
   // Hand-derived from punc_table (好→，, 界→。, 吗→？, world→。) to check the test helper itself.
   std::vector<std::string> cache;
   EXPECT_EQ(testing::expected_realtime_punc("今天气很好", cache), "今天气很好");
