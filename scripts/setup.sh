@@ -47,8 +47,9 @@ scripts/fetch-onnxruntime.sh
 echo "setup: configuring $build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release ${PARASERVE_CMAKE_ARGS:-} >/dev/null
 echo "setup: building (this takes a few minutes the first time)"
-cmake --build "$build" -j"$(nproc)" 2>&1 | grep -E "error|warning|Error" || true
-test -x "$build/paraserve" || { echo "setup: build failed; run: cmake --build $build" >&2; exit 1; }
+# A failed build stops here (scripts/build.sh exits non-zero; errors are printed from the log).
+scripts/build.sh "$build"
+test -x "$build/paraserve" || { echo "setup: build produced no $build/paraserve" >&2; exit 1; }
 
 for set in ${PARASERVE_MODELS:-tiny behav}; do
   scripts/make-models.sh "$set"

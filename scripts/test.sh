@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Runs the whole test suite (GoogleTest programs registered with CTest) on the build made
-# by scripts/setup.sh. Prints CTest's summary line; exits non-zero if any test failed.
+# by scripts/setup.sh, after bringing the build up to date. Exits non-zero if the build failed
+# (the tests never run on stale binaries) or if any test failed.
+#
+#   PARASERVE_BUILD_DIR  build folder (default: build)
+#   CI=true              tests that need the generated models fail instead of skipping
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 build="${PARASERVE_BUILD_DIR:-build}"
-cmake --build "$build" -j"$(nproc)" 2>&1 | grep -E "error|warning" || true
+scripts/build.sh "$build"
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 600

@@ -232,7 +232,21 @@ std::string Punctuator::punctuate_realtime(std::string_view text,
       break;
     }
   }
-  cache.assign(std::make_move_iterator(words.begin() + (sent_end + 1)),
+  // Bound the cache: FunASR's comma rule (a run of more than kCachePopTriggerLimit words ends
+  // at its last comma) applied to the cache, and the oldest words dropped if that is not enough.
+  const size_t n = words.size();
+  size_t cache_from = static_cast<size_t>(sent_end + 1);
+  if (n - cache_from > kMaxCacheWords) {
+    size_t cut = n - kMaxCacheWords;
+    for (size_t k = n - 1; k-- > cut - 1;) {  // last comma in [cut - 1, n - 2]
+      if (s.puncs[k] == kCommaIndex) {
+        cut = k + 1;
+        break;
+      }
+    }
+    cache_from = cut;
+  }
+  cache.assign(std::make_move_iterator(words.begin() + static_cast<std::ptrdiff_t>(cache_from)),
                std::make_move_iterator(words.end()));
 
   // One trailing punctuation element is dropped (the next call outputs it, see above).

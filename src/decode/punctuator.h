@@ -45,6 +45,12 @@ class Punctuator {
  public:
   static constexpr int kTokenLen = 20;                // TOKEN_LEN (window size)
   static constexpr int kCachePopTriggerLimit = 200;   // CACHE_POP_TRIGGER_LIMIT
+  // Most words punctuate_realtime() keeps in its cache. FunASR ends a window of more than
+  // CACHE_POP_TRIGGER_LIMIT words at its last comma, but a run without any sentence end or
+  // comma is cached whole there, so memory and work per call grow with the run. Here the
+  // cache never exceeds this many words (the same limit); with a sentence end at least every
+  // 200 words, as in normal speech, the cache never reaches it and nothing changes.
+  static constexpr size_t kMaxCacheWords = kCachePopTriggerLimit;
   // punc_list: model_conf.punc_list (FunASR: <unk>, _, ，, 。, ？, 、). Needs >= 6 entries and
   // runner.num_classes() in [2, punc_list.size() + 1]; throws paraserve::Error otherwise.
   // `runner` must outlive the Punctuator. Thread-safe (const methods, no shared scratch).
@@ -53,8 +59,9 @@ class Punctuator {
 
   // CTTransformerOnline::AddPunc(text, cache): the text is punctuated after the cached words
   // of the previous sentence (which are not output again, except the punctuation of the
-  // last one); `cache` becomes the words after the last 。/？; one trailing punctuation is
-  // removed from the result.
+  // last one); `cache` becomes the words after the last 。/？ (at most kMaxCacheWords: a
+  // longer run is cut after its last comma that leaves at most that many words, or else
+  // loses its oldest words); one trailing punctuation is removed from the result.
   std::string punctuate_realtime(std::string_view text, std::vector<std::string>& cache) const;
 
   // CTTransformer::AddPunc(text, "zh-cn"): always ends in 。 or ？ (a final ，/、 becomes 。).

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pipeline/results.h"
+#include "common/stream_types.h"
 
 namespace paraserve {
 

@@ -41,11 +41,12 @@ bool is_skipped(std::string_view t) { return t == "<s>" || t == "</s>" || t == "
 
 }  // namespace
 
-void append_ids_to_text(std::span<const int> ids, std::span<const std::string> tokens,
-                        std::string& out) {
+void walk_token_words(std::span<const int> ids, std::span<const std::string> tokens,
+                      WordSpacing spacing, std::string& out, std::vector<TokenWord>* words) {
   bool prev_english = false;
   size_t prev_english_len = 0;
   bool combining = false;
+  size_t combine_first = 0;
   std::string combine;  // an open "@@" word
   std::string word;
   const size_t n = ids.size();
@@ -54,6 +55,7 @@ void append_ids_to_text(std::span<const int> ids, std::span<const std::string> t
     const std::string& tok = tokens[static_cast<size_t>(ids[i])];
     if (is_skipped(tok)) continue;
     word.assign(tok);
+    size_t first = i;
     if (word.find("@@") != std::string::npos) {
       const bool next_cjk = i + 1 < n && in_range(ids[i + 1], tokens) &&
                             is_cjk_token(tokens[static_cast<size_t>(ids[i + 1])]);
@@ -66,8 +68,10 @@ void append_ids_to_text(std::span<const int> ids, std::span<const std::string> t
           combining = false;
           word.swap(combine);
           combine.clear();
+          first = combine_first;
         }
       } else {
+        if (!combining) combine_first = i;
         combine += word;
         combining = true;
         continue;
@@ -77,19 +81,28 @@ void append_ids_to_text(std::span<const int> ids, std::span<const std::string> t
       combining = false;
       word.swap(combine);
       combine.clear();
+      first = combine_first;
     }
 
-    if (is_cjk_token(word)) {
-      out += word;
+    const bool cjk = is_cjk_token(word);
+    if (cjk) {
       prev_english = false;
     } else {
-      // Space between English words unless both are single bytes (spelled letters).
-      if (prev_english && (prev_english_len > 1 || word.size() > 1)) out += ' ';
-      out += word;
+      const bool space = spacing == WordSpacing::kAlways
+                             ? prev_english
+                             : prev_english && (prev_english_len > 1 || word.size() > 1);
+      if (space) out += ' ';
       prev_english_len = word.size();
       prev_english = true;
     }
+    out += word;
+    if (words != nullptr) words->push_back({first, i, cjk});
   }
+}
+
+void append_ids_to_text(std::span<const int> ids, std::span<const std::string> tokens,
+                        std::string& out) {
+  walk_token_words(ids, tokens, WordSpacing::kVocabText, out, nullptr);
 }
 
 std::string ids_to_text(std::span<const int> ids, std::span<const std::string> tokens) {

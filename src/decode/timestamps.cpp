@@ -147,53 +147,15 @@ TimestampedText timestamped_text(std::span<const float> us_alphas,
   };
 
   TimestampedText out;
+  std::vector<TokenWord> words;
+  walk_token_words(ids, tokens, WordSpacing::kAlways, out.text, &words);
   std::vector<SecondStamp> merged;
-  bool prev_english = false;
-  bool combining = false;
-  std::string combine;
-  std::string word;
-  float begin = -1.0f;
-  const size_t n = ids.size();
-  for (size_t i = 0; i < n; ++i) {
-    const std::string_view tok = token_at(ids, tokens, i);
-    if (tok == "<s>" || tok == "</s>" || tok == "<unk>") continue;
-    word.assign(tok);
-    if (word.find("@@") != std::string::npos) {
-      const bool next_cjk = i + 1 < n && is_cjk_token(token_at(ids, tokens, i + 1));
-      word.erase(word.size() - 2);
-      if (i + 1 == n || next_cjk) {
-        word += ' ';
-        if (combining) {
-          combine += word;
-          combining = false;
-          word.swap(combine);
-          combine.clear();
-        }
-      } else {
-        combine += word;
-        if (!combining) begin = stamp_at(i).begin;  // a merged word starts at its first piece
-        combining = true;
-        continue;
-      }
-    } else if (combining) {
-      combine += word;
-      combining = false;
-      word.swap(combine);
-      combine.clear();
-    }
-
-    if (is_cjk_token(word)) {
-      out.text += word;
-      merged.push_back(stamp_at(i));
-      prev_english = false;
-    } else {
-      if (prev_english) out.text += ' ';  // unlike Vector2StringV2: always a space here
-      out.text += word;
-      const SecondStamp s = stamp_at(i);
-      merged.push_back({begin == -1.0f ? s.begin : begin, s.end});
-      begin = -1.0f;
-      prev_english = true;
-    }
+  merged.reserve(words.size());
+  for (const TokenWord& w : words) {
+    // A CJK token has its own stamp; an English word runs from its first piece's start to
+    // its last piece's end.
+    const SecondStamp last = stamp_at(w.last);
+    merged.push_back(w.cjk ? last : SecondStamp{stamp_at(w.first).begin, last.end});
   }
 
   out.stamps.reserve(merged.size());

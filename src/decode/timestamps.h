@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/results.h"
+#include "common/stream_types.h"
 
 namespace paraserve {
 

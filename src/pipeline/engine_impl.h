@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "decode/punc_model_runner.h"
+#include "pipeline/punc_model_runner.h"
 #include "decode/punctuator.h"
 #include "frontend/cmvn.h"
 #include "frontend/fbank.h"

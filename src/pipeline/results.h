@@ -5,30 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "common/stream_types.h"  // Mode, ChunkSize, TokenStamp, SentenceStamp
+
 namespace paraserve {
-
-enum class Mode { kOffline = 0, kOnline = 1, kTwoPass = 2 };
-
-// chunk_size = [left, chunk, right] in 60 ms LFR frames (FunASR default [5,10,5]).
-struct ChunkSize {
-  int left = 5;
-  int chunk = 10;
-  int right = 5;
-};
-
-struct TokenStamp {
-  int64_t begin_ms = 0;
-  int64_t end_ms = 0;
-};
-
-// One entry of FunASR's `stamp_sents` (funasr-compat.md §5.4).
-struct SentenceStamp {
-  std::string text_seg;
-  std::string punc;
-  int64_t start = -1;
-  int64_t end = -1;
-  std::vector<TokenStamp> ts_list;
-};
 
 // Output of one 800-sample input piece (FunASR's unit of work), or of the final call.
 // A session emits one only when something is non-empty, and always exactly one with

@@ -80,9 +80,7 @@ struct StreamSession::Impl {
   std::vector<SplitEdge> split_edges;
   std::vector<SplitFrame> online_frames, offline_frames;
   std::vector<float> frame_buf;
-  std::string online_text;       // online mode: text of the current segment (FunASR online_res)
-  std::string online_punctuated; // online mode: computed like FunASR, never emitted
-  std::vector<std::string> punc_cache[2];
+  std::vector<std::string> punc_cache;  // realtime punctuation cache of the 2pass sentences
   OfflineAsrResult offline_result;
 };
 
@@ -122,15 +120,11 @@ void StreamSession::Impl::process_piece(std::span<const int16_t> pcm, bool input
   // 4. Online pass.
   for (const SplitFrame& f : online_frames) {
     splitter.copy(f, frame_buf);
+    // FunASR's online mode also punctuates each finished segment's online text (with a
+    // cache of its own) into a field its websocket layer never sends for online; nothing a
+    // client sees depends on it, so that work is not done here.
     std::string delta;
     online.forward(frame_buf, f.is_final, delta);
-    if (mode == Mode::kOnline) {
-      online_text += delta;
-      if (f.is_final) {
-        online_punctuated = engine->punctuator->punctuate_realtime(online_text, punc_cache[0]);
-        online_text.clear();
-      }
-    }
     r.online_text += delta;
   }
 
@@ -140,7 +134,7 @@ void StreamSession::Impl::process_piece(std::span<const int16_t> pcm, bool input
     if (options.observer) [[unlikely]]
       options.observer->on_offline_start(static_cast<int64_t>(frame_buf.size()) / AudioSplitter::kSamplesPerMs);
     offline.recognize(frame_buf, f.global_start_ms, offline_result);
-    std::string text = engine->punctuator->punctuate_realtime(offline_result.text, punc_cache[1]);
+    std::string text = engine->punctuator->punctuate_realtime(offline_result.text, punc_cache);
     finish_tpass_sentence(text, input_finished);
     r.offline_text = std::move(text);
     r.has_offline = !r.offline_text.empty();
@@ -166,10 +160,9 @@ void StreamSession::Impl::process_piece(std::span<const int16_t> pcm, bool input
 }
 
 void StreamSession::Impl::end_of_stream() {
-  // The websocket layer clears both punctuation caches after the final call; the VAD, the
+  // The websocket layer clears the punctuation caches after the final call; the VAD, the
   // online stream and the splitter reset themselves in it.
-  for (auto& c : punc_cache) c.clear();
-  online_text.clear();
+  punc_cache.clear();
   pending.clear();
   if (resampler) resampler->reset();
 }
@@ -221,15 +214,12 @@ void StreamSession::finish(std::vector<StreamResult>& out) {
 std::size_t StreamSession::state_bytes() const {
   const Impl& s = *impl_;
   auto cap = [](const auto& v) { return v.capacity() * sizeof(v[0]); };
-  std::size_t punc = 0;
-  for (const auto& c : s.punc_cache) {
-    punc += cap(c);
-    for (const auto& w : c) punc += w.capacity();
-  }
+  std::size_t punc = cap(s.punc_cache);
+  for (const auto& w : s.punc_cache) punc += w.capacity();
   return sizeof(Impl) + s.vad.state_bytes() + s.splitter.state_bytes() + s.online.state_bytes() +
          s.offline.state_bytes() + cap(s.pending) + cap(s.piece_in) + cap(s.piece) + cap(s.edges) +
          cap(s.split_edges) + cap(s.online_frames) + cap(s.offline_frames) + cap(s.frame_buf) +
-         s.online_text.capacity() + s.online_punctuated.capacity() + punc + cap(s.offline_result.stamps) +
+         punc + cap(s.offline_result.stamps) +
          s.offline_result.text.capacity();
 }
 

@@ -209,6 +209,62 @@ TEST(PunctuatorWindows, LongRunEndsAtLastComma) {
   EXPECT_EQ(r.calls[11].front(), kC0 + 101);
 }
 
+TEST(PunctuatorRealtime, CacheIsBoundedWithoutSentenceEnds) {
+  // A model that never ends a sentence: FunASR would cache every word and re-run them all on
+  // each call. The cache stays at kMaxCacheWords and the windows stay bounded; the output
+  // is unaffected (each call outputs exactly its new words).
+  TableRunner r;
+  Punctuator p(r, kVocab, kPuncList);
+  std::vector<std::string> cache;
+  for (int call = 0; call < 100; ++call) {
+    const int from = (call * 20) % 280;
+    const std::string text = cs(from, from + 20);
+    r.calls.clear();
+    r.masks.clear();
+    ASSERT_EQ(p.punctuate_realtime(text, cache), text) << call;
+    ASSERT_LE(cache.size(), Punctuator::kMaxCacheWords) << call;
+    ASSERT_EQ(cache.size(), std::min<size_t>(Punctuator::kMaxCacheWords, 20u * static_cast<size_t>(call + 1)));
+    EXPECT_EQ(cache.back(), c(from + 19));
+    for (const auto& ids : r.calls) {
+      ASSERT_LE(ids.size(), Punctuator::kMaxCacheWords + 20) << call;
+    }
+  }
+  // The cache holds the newest 200 words, in order: the texts of calls 90..99.
+  EXPECT_EQ(cache.front(), c((90 * 20) % 280));
+}
+
+TEST(PunctuatorRealtime, LongCacheIsCutAfterItsLastComma) {
+  TableRunner r;
+  r.cls = {{kC0 + 30, kComma}, {kC0 + 60, kComma}, {kC0 + 270, kComma}};
+  Punctuator p(r, kVocab, kPuncList);
+  std::vector<std::string> cache;
+  // c0..c99, no sentence end: all cached, as FunASR.
+  EXPECT_EQ(p.punctuate_realtime(cs(0, 100), cache), cs(0, 31) + "，" + cs(31, 61) + "，" + cs(61, 100));
+  ASSERT_EQ(cache.size(), 100u);
+  // + c100..c249: a window of 220 words is cut at its last comma (c60, FunASR's
+  // CACHE_POP_TRIGGER_LIMIT rule), so the cache is c61..c249 (189 words), as FunASR.
+  EXPECT_EQ(p.punctuate_realtime(cs(100, 250), cache), cs(100, 250));
+  ASSERT_EQ(cache.size(), 189u);
+  EXPECT_EQ(cache.front(), c(61));
+  // + c250..c280: 220 words, all in the last window, which FunASR never cuts, so it would
+  // cache all 220. The bound cuts after the last comma (c270): 10 words stay.
+  EXPECT_EQ(p.punctuate_realtime(cs(250, 281), cache), cs(250, 271) + "，" + cs(271, 281));
+  ASSERT_EQ(cache.size(), 10u);
+  EXPECT_EQ(cache.front(), c(271));
+
+  // No comma among the newest words: exactly the newest kMaxCacheWords stay.
+  TableRunner r2;
+  r2.cls = {{kC0 + 10, kComma}};
+  Punctuator p2(r2, kVocab, kPuncList);
+  cache.clear();
+  // FunASR's window rule turns the comma on c10 into 。 (the run exceeds 200 words); the
+  // 239 words after it are more than the bound and hold no comma.
+  EXPECT_EQ(p2.punctuate_realtime(cs(0, 250), cache), cs(0, 11) + "。" + cs(11, 250));
+  ASSERT_EQ(cache.size(), Punctuator::kMaxCacheWords);
+  EXPECT_EQ(cache.front(), c(50));
+  EXPECT_EQ(cache.back(), c(249));
+}
+
 TEST(PunctuatorOffline, FinalPunctuationRules) {
   TableRunner r;
   r.cls = {{kC0 + 1, kComma}, {kC0 + 2, kQuestion}, {kC0 + 3, kDun}};

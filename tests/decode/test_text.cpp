@@ -74,6 +74,27 @@ TEST(IdsToText, AppendKeepsExistingText) {
   EXPECT_EQ(out, "前你");
 }
 
+TEST(WalkTokenWords, SpacingRuleIsAParameter) {
+  const std::vector<int> ids = {8, 9, 3, 5, 6, 8, 11, 3};
+  std::string vocab_text, always;
+  std::vector<TokenWord> w1, w2;
+  walk_token_words(ids, kVocab, WordSpacing::kVocabText, vocab_text, &w1);
+  walk_token_words(ids, kVocab, WordSpacing::kAlways, always, &w2);
+  EXPECT_EQ(vocab_text, "ab你hello a lo 你");
+  EXPECT_EQ(vocab_text, T(ids));
+  EXPECT_EQ(always, "a b你hello a lo 你");
+  // Same words either way: a, b, 你, hello (ids 3..4), a, "lo ", 你.
+  ASSERT_EQ(w1.size(), 7u);
+  ASSERT_EQ(w2.size(), 7u);
+  const std::vector<std::vector<size_t>> expect = {{0, 0, 0}, {1, 1, 0}, {2, 2, 1}, {3, 4, 0},
+                                                   {5, 5, 0}, {6, 6, 0}, {7, 7, 1}};
+  for (size_t i = 0; i < expect.size(); ++i) {
+    EXPECT_EQ((std::vector<size_t>{w1[i].first, w1[i].last, w1[i].cjk ? 1u : 0u}), expect[i]) << i;
+    EXPECT_EQ(w2[i].first, w1[i].first);
+    EXPECT_EQ(w2[i].last, w1[i].last);
+  }
+}
+
 TEST(IsCjkToken, Range) {
   EXPECT_TRUE(is_cjk_token("一"));   // U+4E00
   EXPECT_TRUE(is_cjk_token("\xE9\xBF\xBF"));  // U+9FFF

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "decode/text.h"
 #include "decode/timestamps.h"
 
 namespace paraserve {
@@ -92,6 +93,29 @@ TEST(Timestamps, PostProcessAlwaysSpacesEnglishWords) {
   EXPECT_EQ(r.text, "a b你");
   // slots: <s> [0.5,2.5], a [2.5,4.5], b [4.5,6.5], 你 [6.5, 12 frames]
   EXPECT_EQ(ms(r.stamps), (V{{50, 90}, {90, 130}, {130, 240}}));
+}
+
+TEST(Timestamps, OutOfRangeIdIsSkippedLikeTheText) {
+  // A greedy id of -1 (an all-NaN logits row) or past the vocabulary is no word: the text
+  // and the stamps skip it exactly as ids_to_text does, and it keeps its stamp slot.
+  // Slots (frames): 你 [0.5,2.5], -1 [2.5,4.5], 好 [4.5,6.5], 99 [6.5,12] (tail 3.5 <= 5).
+  const auto r = timestamped_text(std::vector<float>(12, 0.1f), peaks_at(12, {2, 4, 6, 8, 10}),
+                                  std::vector<int>{3, -1, 4, 99, 2}, kVocab, 0);
+  EXPECT_EQ(r.text, "你好");
+  EXPECT_EQ(ms(r.stamps), (V{{10, 50}, {90, 130}}));
+}
+
+TEST(Timestamps, SharesTheTextWalkerWithItsOwnSpacing) {
+  // The timestamp text is the ids_to_text walk with WordSpacing::kAlways.
+  const std::vector<std::string> v = {"<s>", "</s>", "a", "b", "你", "x@@", "y", "lo@@"};
+  for (const std::vector<int>& ids : std::vector<std::vector<int>>{
+           {2, 3, 4, 1}, {5, 6, 2, 1}, {7, 4, 2, 1}, {2, 5, 7, 6, 3, 1}, {4, 7}}) {
+    std::string walked;
+    walk_token_words(ids, v, WordSpacing::kAlways, walked, nullptr);
+    const auto r = timestamped_text(std::vector<float>(40, 0.1f), std::vector<float>(40, 0.0f),
+                                    ids, v, 0);
+    EXPECT_EQ(r.text, walked);
+  }
 }
 
 TEST(Timestamps, PeakCountMismatchRescalesAlphas) {

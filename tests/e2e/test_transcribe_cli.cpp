@@ -2,6 +2,8 @@
 // with the behavioural models. Expected texts follow docs/test-models.md and the offline
 // punctuation rules (funasr-compat.md §3.5.2) applied to behaviour.json by hand.
 #include <gtest/gtest.h>
+
+#include "../models_required.h"
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -54,7 +56,7 @@ std::string models_args(const std::string& offline = "offline-ts", const std::st
 bool ready() { return std::filesystem::exists(kBehav + "/behaviour.json") && std::filesystem::exists(bin()); }
 
 #define REQUIRE_READY() \
-  if (!ready()) GTEST_SKIP() << "needs models/behav and the paraserve binary"
+  if (!ready()) PARASERVE_MODELS_MISSING("needs models/behav and the paraserve binary")
 
 // Offline punctuation of the joined raw texts with punc_table (好→，, 界→。, 吗→？, world→。):
 // "你好世界" -> "你好，世界。"; the last window always ends in 。/？ (§3.5.2).

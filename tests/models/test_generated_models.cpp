@@ -3,6 +3,8 @@
 // Skipped when a set has not been generated (scripts/make-models.sh).
 #include <gtest/gtest.h>
 
+#include "../models_required.h"
+
 #include <array>
 #include <string>
 #include <vector>
@@ -28,7 +30,7 @@ class GeneratedSet : public ::testing::TestWithParam<std::string> {
 
 TEST_P(GeneratedSet, VadLoadsAndRuns) {
   const std::string d = dir("vad");
-  if (d.empty()) GTEST_SKIP() << "models/" << GetParam() << "/vad not generated";
+  if (d.empty()) PARASERVE_MODELS_MISSING("models/" << GetParam() << "/vad not generated");
   OrtRuntime rt;
   for (const char* q : {"false", "true"}) {
     auto m = VadModel::load(d, q, rt);
@@ -41,7 +43,7 @@ TEST_P(GeneratedSet, VadLoadsAndRuns) {
 
 TEST_P(GeneratedSet, OnlineLoadsAndRunsWithCaches) {
   const std::string d = dir("online");
-  if (d.empty()) GTEST_SKIP() << "models/" << GetParam() << "/online not generated";
+  if (d.empty()) PARASERVE_MODELS_MISSING("models/" << GetParam() << "/online not generated");
   OrtRuntime rt;
   for (const char* q : {"false", "true"}) {
     auto m = OnlineParaformerModel::load(d, q, rt);

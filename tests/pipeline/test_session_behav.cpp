@@ -3,6 +3,8 @@
 // not from our own output.
 #include <gtest/gtest.h>
 
+#include "../models_required.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <cmath>
@@ -12,6 +14,7 @@
 #include "behav_util.h"
 #include "common/error.h"
 #include "pipeline/engine.h"
+#include "pipeline/engine_impl.h"
 #include "pipeline/session.h"
 
 namespace paraserve {
@@ -38,18 +41,20 @@ std::ostream& operator<<(std::ostream& os, const Event& e) {
             << "' stamps=" << e.stamps.size() << "}";
 }
 
+EngineConfig behav_config(const std::string& offline = "offline") {
+  EngineConfig c;
+  c.vad_dir = behav_dir() + "/vad";
+  c.online_model_dir = behav_dir() + "/online";
+  c.offline_model_dir = behav_dir() + "/" + offline;
+  c.punc_dir = behav_dir() + "/punc";
+  c.quantize = c.vad_quant = c.punc_quant = "false";
+  return c;
+}
+
 std::shared_ptr<const Engine> behav_engine(const std::string& offline = "offline") {
   static std::map<std::string, std::shared_ptr<const Engine>> cache;
   auto& e = cache[offline];
-  if (!e) {
-    EngineConfig c;
-    c.vad_dir = behav_dir() + "/vad";
-    c.online_model_dir = behav_dir() + "/online";
-    c.offline_model_dir = behav_dir() + "/" + offline;
-    c.punc_dir = behav_dir() + "/punc";
-    c.quantize = c.vad_quant = c.punc_quant = "false";
-    e = load_engine(c);
-  }
+  if (!e) e = load_engine(behav_config(offline));
   return e;
 }
 
@@ -71,12 +76,17 @@ std::vector<Event> run(StreamSession& s, const std::vector<int16_t>& pcm, NextSi
   return events;
 }
 
-std::vector<Event> run_file(const std::string& name, SessionOptions opt = {}, std::size_t piece = 960,
-                            const std::string& offline = "offline") {
+std::vector<Event> run_file_on(std::shared_ptr<const Engine> engine, const std::string& name, SessionOptions opt = {},
+                               std::size_t piece = 960) {
   auto pcm = read_wav_s16(behav_dir() + "/audio/" + name);
   opt.sample_rate = pcm.sample_rate;
-  StreamSession s(behav_engine(offline), opt);
+  StreamSession s(std::move(engine), opt);
   return run(s, pcm.samples, [piece] { return piece; });
+}
+
+std::vector<Event> run_file(const std::string& name, SessionOptions opt = {}, std::size_t piece = 960,
+                            const std::string& offline = "offline") {
+  return run_file_on(behav_engine(offline), name, opt, piece);
 }
 
 std::vector<std::string> offline_texts(const std::vector<Event>& ev) {
@@ -114,9 +124,10 @@ std::vector<std::string> expected_sentences(const std::string& name) {
 bool have_behav() { return std::filesystem::exists(behav_dir() + "/behaviour.json"); }
 
 #define REQUIRE_BEHAV() \
-  if (!have_behav()) GTEST_SKIP() << "models/behav not generated (scripts/make-models.sh behav)"
+  if (!have_behav()) PARASERVE_MODELS_MISSING("models/behav not generated (scripts/make-models.sh behav)")
 
 TEST(SessionBehav, ExpectedPunctuationRuleSanity) {
+  REQUIRE_BEHAV();  // punc_table comes from behaviour.json
   // Hand-derived from punc_table (好→，, 界→。, 吗→？, world→。) to check the test helper itself.
   std::vector<std::string> cache;
   EXPECT_EQ(testing::expected_realtime_punc("今天气很好", cache), "今天气很好");
@@ -186,6 +197,43 @@ TEST(SessionBehav, ModesDiffer) {
   auto both = run_file("three_sentences.wav", o);
   EXPECT_EQ(offline_texts(both), offline_texts(off));
   EXPECT_EQ(online_concat(both), online_concat(on));
+}
+
+// Forwards to the real punctuation model and counts its runs.
+struct CountingPunc final : PuncRunner {
+  explicit CountingPunc(const PuncRunner& r) : inner(r) {}
+  void run(std::span<const int32_t> ids, const float* mask, std::vector<float>& logits) const override {
+    ++calls;
+    inner.run(ids, mask, logits);
+  }
+  int num_classes() const override { return inner.num_classes(); }
+  const PuncRunner& inner;
+  mutable int calls = 0;  // one session on this thread
+};
+
+TEST(SessionBehav, OnlineModeNeverRunsThePunctuationModel) {
+  REQUIRE_BEHAV();
+  // A fresh engine (not yet shared) whose punctuator counts the model's runs.
+  std::shared_ptr<Engine> engine = std::const_pointer_cast<Engine>(load_engine(behav_config()));
+  CountingPunc counter(*engine->punc_runner);
+  engine->punctuator = std::make_unique<Punctuator>(counter, engine->punc->vocab().tokens(), engine->punc->punc_list());
+
+  SessionOptions o;
+  o.mode = Mode::kOnline;
+  for (const char* file : {"three_sentences.wav", "no_trailing_silence.wav"}) {
+    const auto on = run_file_on(engine, file, o);
+    EXPECT_EQ(counter.calls, 0) << file << ": online replies never carry punctuation";
+    // The replies are those of the regular engine, and the online text is the file's text.
+    EXPECT_EQ(on, run_file(file, o)) << file;
+    EXPECT_FALSE(online_concat(on).empty()) << file;
+    EXPECT_TRUE(offline_texts(on).empty()) << file;
+  }
+  // The counter does see the model where replies need it (2pass sentences).
+  o.mode = Mode::kTwoPass;
+  const auto both = run_file_on(engine, "three_sentences.wav", o);
+  EXPECT_GT(counter.calls, 0);
+  EXPECT_EQ(offline_texts(both), expected_sentences("three_sentences.wav"));
+  engine->punctuator.reset();
 }
 
 TEST(SessionBehav, InvariantToPieceSizes) {

@@ -12,6 +12,8 @@
 //    of a few seconds cost far less).
 #include <gtest/gtest.h>
 
+#include "../models_required.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -27,7 +29,7 @@ constexpr std::size_t kBudgetBytes = 6u << 20;
 
 TEST(SessionBounded, OneHourKeepsStateUnderBudget) {
   const std::string dir = std::string(PARASERVE_TEST_MODELS) + "/behav";
-  if (!std::filesystem::exists(dir + "/vad")) GTEST_SKIP() << "models/behav not generated";
+  if (!std::filesystem::exists(dir + "/vad")) PARASERVE_MODELS_MISSING("models/behav not generated");
   EngineConfig c;
   c.vad_dir = dir + "/vad";
   c.online_model_dir = dir + "/online";

@@ -2,6 +2,8 @@
 // records them). Expected counts come from behaviour.json's sentence list, not from our output.
 #include <gtest/gtest.h>
 
+#include "../models_required.h"
+
 #include <filesystem>
 #include <vector>
 
@@ -57,7 +59,7 @@ std::size_t stream(Mode mode, Recorder& rec, int repeats = 1) {
 }
 
 TEST(SessionObserver, ReportsEachVadEndAndOfflinePass) {
-  if (!std::filesystem::exists(behav_dir() + "/vad")) GTEST_SKIP() << "models/behav not generated";
+  if (!std::filesystem::exists(behav_dir() + "/vad")) PARASERVE_MODELS_MISSING("models/behav not generated");
   const auto& sentences = behaviour()["files"]["three_sentences.wav"]["sentences"];
   Recorder rec;
   stream(Mode::kTwoPass, rec);
@@ -74,7 +76,7 @@ TEST(SessionObserver, ReportsEachVadEndAndOfflinePass) {
 }
 
 TEST(SessionObserver, OnlineModeHasNoOfflinePass) {
-  if (!std::filesystem::exists(behav_dir() + "/vad")) GTEST_SKIP() << "models/behav not generated";
+  if (!std::filesystem::exists(behav_dir() + "/vad")) PARASERVE_MODELS_MISSING("models/behav not generated");
   Recorder rec;
   stream(Mode::kOnline, rec);
   EXPECT_EQ(rec.vad_ends.size(), behaviour()["files"]["three_sentences.wav"]["sentences"].size());
@@ -90,7 +92,7 @@ namespace {
 // Issue 6: per-session memory follows the audio actually held. Sentences of 1-2 s with 2 s
 // pauses keep at most ~2 s + the sentence in the history; the bound (60 s) is never reserved.
 TEST(SessionObserver, ShortSentencesKeepSessionStateSmall) {
-  if (!std::filesystem::exists(behav_dir() + "/vad")) GTEST_SKIP() << "models/behav not generated";
+  if (!std::filesystem::exists(behav_dir() + "/vad")) PARASERVE_MODELS_MISSING("models/behav not generated");
   Recorder rec;
   const std::size_t max_bytes = stream(Mode::kTwoPass, rec, 3);
   // 4.2 MB was the pre-sized 65 s history alone; now history ~6 s worst case here (~400 KB).

@@ -5,6 +5,8 @@
 // lookback); a sentence whose last burst ends at end ms gets end_ms = end + 160.
 #include <gtest/gtest.h>
 
+#include "../models_required.h"
+
 #include <array>
 #include <filesystem>
 #include <fstream>
@@ -45,7 +47,7 @@ class VadStreamTest : public ::testing::Test {
     runtime_ = nullptr;
   }
   void SetUp() override {
-    if (!model_) GTEST_SKIP() << "behavioural models not generated (" << kBehav << ")";
+    if (!model_) PARASERVE_MODELS_MISSING("behavioural models not generated (" << kBehav << ")");
   }
 
   static std::vector<float> wav(const std::string& name) {
@@ -206,7 +208,7 @@ TEST(VadStreamTiny, FinishAndResetClearTheFsmnCaches) {
   const std::string dir = std::string(PARASERVE_TEST_MODELS) + "/tiny/vad";
   const std::string audio = std::string(PARASERVE_TEST_MODELS) + "/behav/audio";
   if (!std::filesystem::exists(dir + "/model.onnx") || !std::filesystem::exists(audio))
-    GTEST_SKIP() << "test models not generated";
+    PARASERVE_MODELS_MISSING("test models not generated");
   OrtRuntime runtime;
   auto model = VadModel::load(dir, "false", runtime);
   auto a = decode_audio_file(audio + "/three_sentences.wav").samples;
@@ -243,7 +245,7 @@ TEST(VadStreamTiny, FinalCallRunsWithZeroCachesAndFinishStartsOver) {
   const std::string dir = std::string(PARASERVE_TEST_MODELS) + "/tiny/vad";
   const std::string audio = std::string(PARASERVE_TEST_MODELS) + "/behav/audio";
   if (!std::filesystem::exists(dir + "/model.onnx") || !std::filesystem::exists(audio))
-    GTEST_SKIP() << "test models not generated";
+    PARASERVE_MODELS_MISSING("test models not generated");
   OrtRuntime runtime;
   auto model = VadModel::load(dir, "false", runtime);
   auto s = decode_audio_file(audio + "/one_sentence.wav").samples;

@@ -2,6 +2,8 @@
 // behavioural test models: modes, FunASR's Python client conformance, SIGTERM drain.
 #include <gtest/gtest.h>
 
+#include "../models_required.h"
+
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -82,7 +84,7 @@ const std::string kModels = std::string(PARASERVE_TEST_MODELS) + "/behav";
 
 TEST(Binary, ModesConformanceAndSigtermDrain) {
   if (!std::getenv("PARASERVE_BIN") || !fs::exists(kModels + "/behaviour.json") || !fs::exists(kModels + "/vad"))
-    GTEST_SKIP() << "needs PARASERVE_BIN and models/behav";
+    PARASERVE_MODELS_MISSING("needs PARASERVE_BIN and models/behav");
   ServerProcess p;
   ASSERT_TRUE(start_server(p, kModels)) << "paraserve serve did not start";
   const auto audio = read_audio_file(kModels + "/audio/one_sentence.wav");

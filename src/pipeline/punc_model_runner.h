@@ -1,4 +1,5 @@
-// Adapter from the ONNX punctuation model (models/punc_model.h) to decode's PuncRunner.
+// Adapter from the ONNX punctuation model (models/punc_model.h) to decode's PuncRunner. It lives in
+// pipeline, the lowest layer that sees both models and decode (docs/architecture.md, "Layers").
 #pragma once
 #include <vector>
 
