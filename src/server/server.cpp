@@ -106,7 +106,7 @@ class WsConnection final : public ConnectionCore {
   }
 
   void send(std::string message) override {
-    if (closing_hard_ || close_sent_) return;
+    if (closing_hard_ || close_sent_ || socket_done_) return;
     out_bytes_ += message.size();
     if (out_bytes_ > ctx_.config.limits.max_outgoing_bytes) {
       ctx_.log_slow.log(spdlog::level::warn, "closing a client that does not read its replies ({} bytes queued)",
@@ -218,8 +218,7 @@ class WsConnection final : public ConnectionCore {
     message_bytes_ += n;
     if (ws_.got_text()) {
       if (message_bytes_ > lim.max_text_bytes) {
-        fail("text message of more than " + std::to_string(lim.max_text_bytes) + " bytes exceeds --max-text-bytes " +
-                 std::to_string(lim.max_text_bytes),
+        fail("text message larger than --max-text-bytes (" + std::to_string(lim.max_text_bytes) + " bytes)",
              CloseCode::kTooBig);
         keep_reading = false;
       } else {
@@ -231,8 +230,7 @@ class WsConnection final : public ConnectionCore {
         }
       }
     } else if (message_bytes_ > lim.max_frame_bytes) {
-      fail("binary message of more than " + std::to_string(lim.max_frame_bytes) + " bytes exceeds --max-frame-bytes " +
-               std::to_string(lim.max_frame_bytes),
+      fail("binary message larger than --max-frame-bytes (" + std::to_string(lim.max_frame_bytes) + " bytes)",
            CloseCode::kTooBig);
       keep_reading = false;
     } else {
