@@ -62,8 +62,8 @@ int run_serve(ServeArgs& a) {
 
   check_dir(a.engine.vad_dir, "--vad-dir", true);
   check_dir(a.engine.online_model_dir, "--online-model-dir", true);
-  check_dir(a.engine.offline_model_dir, "--model-dir", false);
-  check_dir(a.engine.punc_dir, "--punc-dir", false);
+  check_dir(a.engine.offline_model_dir, "--model-dir", true);  // every 2pass session needs both
+  check_dir(a.engine.punc_dir, "--punc-dir", true);
   if (!a.hotword_file.empty()) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(a.hotword_file, ec))

@@ -13,6 +13,7 @@
 #include "pipeline/engine_impl.h"
 #include "pipeline/offline_asr.h"
 #include "pipeline/online_asr_stream.h"
+#include "pipeline/stream_limits.h"
 #include "pipeline/vad_stream.h"
 
 namespace paraserve {
@@ -24,13 +25,9 @@ constexpr std::size_t kPieceSamples = 800;
 constexpr const char* kPcmOnlyError = "ERROR. Real-time transcription service ONLY SUPPORT PCM stream.";
 
 void validate_options(const SessionOptions& o) {
-  if (o.chunk.chunk <= 0 || o.chunk.left < 0 || o.chunk.right < 0)
-    throw Error("chunk_size: expected [left >= 0, chunk > 0, right >= 0], got [" + std::to_string(o.chunk.left) + "," +
-                std::to_string(o.chunk.chunk) + "," + std::to_string(o.chunk.right) + "]");
-  if (o.chunk.chunk > 100 || o.chunk.left > 100 || o.chunk.right > 100)
-    throw Error("chunk_size: each value must be <= 100 LFR frames (6 s)");
-  if (o.sample_rate < 1000 || o.sample_rate > 384000)
-    throw Error("audio_fs: expected a sample rate in [1000, 384000] Hz, got " + std::to_string(o.sample_rate));
+  // The same rules the server applies to client messages (pipeline/stream_limits.h).
+  if (auto e = stream_limits::check_chunk_size(o.chunk.left, o.chunk.chunk, o.chunk.right); !e.empty()) throw Error(e);
+  if (auto e = stream_limits::check_audio_fs(o.sample_rate); !e.empty()) throw Error(e);
 }
 
 bool is_pcm(const std::string& f) { return f == "pcm" || f == "PCM"; }

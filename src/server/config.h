@@ -12,9 +12,9 @@ struct ServerLimits {
   int max_sessions = 256;                      // concurrent WebSocket sessions
   std::size_t max_text_bytes = 64 * 1024;      // one JSON text message
   std::size_t max_frame_bytes = 1 << 20;       // one binary audio message
-  std::size_t max_pending_bytes = 1 << 20;     // queued, not yet decoded audio; reading pauses above it
-  std::size_t max_outgoing_bytes = 4 << 20;    // queued replies; a client that stops reading is closed
-  double max_session_audio_s = 4 * 3600.0;     // audio per connection (seconds at audio_fs); 0 = no limit
+  std::size_t max_pending_bytes = 256 << 10;   // queued, not yet decoded audio; reading pauses above it
+  std::size_t max_outgoing_bytes = 256 << 10;  // queued replies; a client that stops reading is closed
+  double max_session_audio_s = 4 * 3600.0;     // decoded audio per connection, all utterances; 0 = no limit
   int idle_timeout_s = 300;                    // no data from the client for this long -> close
   int handshake_timeout_s = 10;                // TLS + HTTP/WebSocket handshake
   int drain_timeout_s = 30;                    // SIGTERM: time left for in-flight utterances

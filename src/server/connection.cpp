@@ -74,7 +74,7 @@ bool ConnectionCore::admit() {
 
 void ConnectionCore::fail(const std::string& error, CloseCode code) {
   if (ctx_.metrics) ctx_.metrics->protocol_errors.inc();
-  spdlog::info("connection {}: {}", id_, error);
+  ctx_.log_protocol.log(spdlog::level::info, "connection {}: {}", id_, error);
   send(format_error(params_.wav_name, error));
   close_after_flush(code);
 }
@@ -88,20 +88,32 @@ void ConnectionCore::on_text(std::string_view text) {
                                                                    : CloseCode::kInvalidPayload);
     } else {
       if (ctx_.metrics) ctx_.metrics->protocol_errors.inc();
+      ctx_.log_protocol.log(spdlog::level::info, "connection {}: {}", id_, out.error);
       send(format_error(params_.wav_name, out.error));
     }
     return;
   }
   if (!was_configured && params_.configured && !prebuf_.empty()) {
-    enqueue_audio(prebuf_);  // FunASR keeps the sub-1600-byte remainder of early audio
-    prebuf_.clear();
-    prebuf_.shrink_to_fit();
+    // FunASR keeps the sub-1600-byte remainder of early audio.
+    std::vector<uint8_t> early;
+    early.swap(prebuf_);
+    on_binary(early);  // may pause reading; the worker resumes it
   }
+  // A configured client that has not ended its utterance is inside one (a drain lets it finish).
+  if (!out.end_of_stream && params_.configured) utterance_open_ = true;
   if (out.end_of_stream) {
+    utterance();  // an utterance without audio still gets its settings (wav_format error, ...)
     enqueue_finish();
+    utt_.reset();
+    params_.next_utterance();
     utterance_open_ = false;
     ++finals_owed_;
   }
+}
+
+const UtteranceSettings& ConnectionCore::utterance() {
+  if (!utt_) utt_ = params_.settings();
+  return *utt_;
 }
 
 bool ConnectionCore::on_binary(std::span<const uint8_t> data) {
@@ -115,8 +127,10 @@ bool ConnectionCore::on_binary(std::span<const uint8_t> data) {
     return true;
   }
   audio_bytes_ += data.size();
+  // Counted as decoded audio duration: the bytes at the rate this utterance is decoded at.
+  audio_s_ += static_cast<double>(data.size()) / (2.0 * utterance().audio_fs);
   const double limit_s = ctx_.config.limits.max_session_audio_s;
-  if (limit_s > 0 && static_cast<double>(audio_bytes_) > limit_s * params_.audio_fs * 2.0) {
+  if (limit_s > 0 && audio_s_ > limit_s) {
     char limit[32];
     std::snprintf(limit, sizeof limit, "%g", limit_s);
     fail(std::string("audio limit reached: this connection sent more than ") + limit +
@@ -147,6 +161,7 @@ void ConnectionCore::maybe_close_drained() {
 
 void ConnectionCore::on_final_delivered() {
   if (finals_owed_ > 0) --finals_owed_;
+  if (finals_owed_ == 0) resume_reading();  // reading waits for the final (awaiting_final)
   maybe_close_drained();
 }
 
@@ -160,7 +175,7 @@ ConnectionCore::Segment& ConnectionCore::open_segment_locked() {
       spare_.pop_back();
     }
     seg.mode = mode;
-    seg.options = session_options(params_);
+    seg.settings = utterance();
     seg.wav_name = params_.wav_name;
     seg.audio_arrival = Clock::now();
     inbox_.push_back(std::move(seg));
@@ -251,13 +266,22 @@ void ConnectionCore::emit(const StreamResult& r, const Segment& seg, Clock::time
 void ConnectionCore::process(Segment& seg) {
   const auto t0 = Clock::now();
   try {
-    if (!recognizer_) {
-      if (ledger_.ledger) {  // only with --memtrace: the session then reports its inner phases
-        ledger_observer_.ledger = &ledger_;
-        seg.options.observer = &ledger_observer_;
+    if (!in_utterance_) {
+      // First batch of an utterance: decode it exactly as on a fresh connection. The
+      // recognizer resets itself after each final, so it is reused while the settings
+      // stay the same and rebuilt for an utterance with other settings.
+      if (!recognizer_ || !(recognizer_settings_ == seg.settings)) {
+        recognizer_.reset();
+        SessionOptions options = session_options(seg.settings, seg.mode);
+        if (ledger_.ledger) {  // only with --memtrace: the session then reports its inner phases
+          ledger_observer_.ledger = &ledger_;
+          options.observer = &ledger_observer_;
+        }
+        recognizer_ = ctx_.factory(options);
+        recognizer_settings_ = seg.settings;
       }
-      recognizer_ = ctx_.factory(seg.options);
-      utt_rate_ = seg.options.sample_rate;
+      in_utterance_ = true;
+      utt_rate_ = seg.settings.audio_fs;
     }
     recognizer_->set_mode(seg.mode);
     // Bytes -> little-endian int16 samples, carrying an odd trailing byte to the next frame,
@@ -292,9 +316,11 @@ void ConnectionCore::process(Segment& seg) {
     }
     if (fed > 0) {
       utt_samples_ += fed;
-      total_samples_ += fed;
-      if (ctx_.metrics) ctx_.metrics->audio_ms.inc(fed * 1000 / static_cast<uint64_t>(utt_rate_));
-      ledger_.chunk({.audio_ms = static_cast<int64_t>(total_samples_ * 1000 / static_cast<uint64_t>(utt_rate_)),
+      // Milliseconds at this utterance's own rate; the counter gets whole ms as they complete.
+      const auto before = static_cast<uint64_t>(total_ms_);
+      total_ms_ += static_cast<double>(fed) * 1000.0 / utt_rate_;
+      if (ctx_.metrics) ctx_.metrics->audio_ms.inc(static_cast<uint64_t>(total_ms_) - before);
+      ledger_.chunk({.audio_ms = static_cast<int64_t>(total_ms_),
                      .bytes = static_cast<int64_t>(seg.bytes.size()),
                      .state_bytes = static_cast<int64_t>(recognizer_->state_bytes())});
     }
@@ -308,7 +334,7 @@ void ConnectionCore::process(Segment& seg) {
         results_.emplace_back();
         results_.back().is_final = true;
       }
-      for (const auto& r : results_) emit(r, seg, seg.finish_arrival);
+      // Metrics first: once the final reply is out, a client may read them at once.
       utt_compute_ += Clock::now() - t0;
       if (ctx_.metrics) {
         ctx_.metrics->utterances.inc();
@@ -319,11 +345,13 @@ void ConnectionCore::process(Segment& seg) {
       ledger_.record(Phase::kUtteranceReset);
       utt_compute_ = {};
       utt_samples_ = 0;
+      in_utterance_ = false;
+      for (const auto& r : results_) emit(r, seg, seg.finish_arrival);
       net::post(io_, [self = shared_from_this()] { self->on_final_delivered(); });
       return;
     }
   } catch (const std::exception& e) {
-    spdlog::error("connection {}: decoding failed: {}", id_, e.what());
+    ctx_.log_decode.log(spdlog::level::err, "connection {}: decoding failed: {}", id_, e.what());
     closed_.store(true, std::memory_order_relaxed);
     net::post(io_, [self = shared_from_this(), msg = std::string("decoding failed: ") + e.what()] {
       self->fail(msg, CloseCode::kPolicy);

@@ -9,6 +9,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "common/rate_limited_log.h"
 #include "observability/memtrace.h"
 #include "server/config.h"
 #include "server/protocol.h"
@@ -43,6 +45,12 @@ struct ServerContext {
   std::unordered_map<uint64_t, std::weak_ptr<ConnectionCore>> sessions;
   bool draining = false;
   uint64_t next_id = 1;
+
+  // Per-event log lines that a client (or many) can repeat are rate-limited.
+  RateLimitedLog log_protocol{std::chrono::seconds(10), 20};  // protocol errors (info)
+  RateLimitedLog log_slow{std::chrono::seconds(10), 5};       // slow-client closes (warn)
+  RateLimitedLog log_decode{std::chrono::seconds(10), 5};     // decoding failures (error)
+  RateLimitedLog log_accept{std::chrono::seconds(10), 3};     // accept failures (warn)
 
   // Registers the session; returns an error message when refused.
   std::string try_admit(const std::shared_ptr<ConnectionCore>& core, uint64_t& id);
@@ -71,11 +79,18 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
   // After the WebSocket handshake: false if refused (an error reply and close are queued).
   bool admit();
   void on_text(std::string_view text);
-  // Returns false when reading must pause (too much audio pending, or closing).
+  // One piece of a binary message (a message may arrive in several pieces). Returns false
+  // when reading must pause (too much audio pending, or closing).
   bool on_binary(std::span<const uint8_t> data);
   void on_socket_closed();
   void begin_drain();
+  // The drain deadline: queued replies are flushed, then the session is closed with 1001.
+  void drain_deadline() { close_after_flush(CloseCode::kGoingAway); }
   void fail(const std::string& error, CloseCode code);  // error reply, then close
+  // True while an end of stream waits for its final reply. The transport does not read
+  // further while it does: a client that half-closes after its end of stream still gets
+  // every reply (reading the end of file would end the WebSocket stream).
+  bool awaiting_final() const { return finals_owed_ > 0; }
 
   // Implemented by the transport (always called on the I/O strand).
   virtual void send(std::string message) = 0;
@@ -89,12 +104,13 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
   ServerContext& ctx_;
 
  private:
+  // A batch of audio (and/or the end of stream) of one utterance, queued for the worker.
   struct Segment {
     std::vector<uint8_t> bytes;
     bool finish = false;
-    Mode mode = Mode::kTwoPass;
-    SessionOptions options;
+    Mode mode = Mode::kTwoPass;          // FunASR reads mode per decode task
     std::string wav_name;
+    UtteranceSettings settings;          // fixed for the whole utterance
     std::chrono::steady_clock::time_point audio_arrival{}, finish_arrival{};
   };
 
@@ -109,6 +125,7 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
     }
   };
 
+  const UtteranceSettings& utterance();  // this utterance's settings (fixed at first use)
   bool enqueue_audio(std::span<const uint8_t> data);
   void enqueue_finish();
   Segment& open_segment_locked();
@@ -130,8 +147,10 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
 
   // I/O strand only.
   ClientParams params_;
+  std::optional<UtteranceSettings> utt_;  // settings of the utterance in progress
   std::vector<uint8_t> prebuf_;  // audio before the first JSON message (FunASR keeps < 1600 B of it)
   uint64_t audio_bytes_ = 0;
+  double audio_s_ = 0;           // decoded audio duration, all utterances (--max-session-audio)
   bool utterance_open_ = false;
   int finals_owed_ = 0;
   bool draining_ = false;
@@ -148,6 +167,8 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
   // Worker strand only.
   LedgerObserver ledger_observer_;
   std::unique_ptr<Recognizer> recognizer_;
+  UtteranceSettings recognizer_settings_;  // what recognizer_ was built for
+  bool in_utterance_ = false;
   ReplyState reply_state_;
   bool has_carry_ = false;  // odd trailing byte of the previous frame
   uint8_t carry_ = 0;
@@ -156,7 +177,7 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
   std::chrono::steady_clock::duration utt_compute_{};
   uint64_t utt_samples_ = 0;
   int utt_rate_ = 16000;
-  uint64_t total_samples_ = 0;
+  double total_ms_ = 0;  // audio decoded on this connection (each utterance at its own rate)
 };
 
 }  // namespace paraserve::server

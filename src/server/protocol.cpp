@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "decode/stamp_sents.h"
+#include "pipeline/stream_limits.h"
 
 namespace paraserve::server {
 namespace {
@@ -86,9 +87,8 @@ MessageOutcome apply_text_message(std::string_view text, ClientParams& params) {
     return out;
   }
   if (auto it = msg.find("audio_fs"); it != msg.end()) {
-    const auto fs = it->get<int64_t>();
-    if (fs < 1000 || fs > 192000) {
-      out.error = "field 'audio_fs' must be a sample rate between 1000 and 192000, got " + std::to_string(fs);
+    if (auto e = stream_limits::check_audio_fs(it->get<int64_t>()); !e.empty()) {
+      out.error = "field '" + e.insert(e.find(' '), "'");
       return out;
     }
   }
@@ -101,16 +101,17 @@ MessageOutcome apply_text_message(std::string_view text, ClientParams& params) {
       return out;
     }
     const auto l = (*it)[0].get<int64_t>(), c = (*it)[1].get<int64_t>(), r = (*it)[2].get<int64_t>();
-    if (c <= 0 || c > 1000 || l < 0 || l > 1000 || r < 0 || r > 1000) {
-      out.error = "field 'chunk_size' must be [left>=0, chunk>0, right>=0] (each <= 1000), got " + dump(*it);
+    if (auto e = stream_limits::check_chunk_size(l, c, r); !e.empty()) {
+      out.error = "field '" + e.insert(e.find(' '), "'");
       return out;
     }
     chunk = ChunkSize{static_cast<int>(l), static_cast<int>(c), static_cast<int>(r)};
   }
 
   // Everything validated: apply.
-  const bool first = !params.configured;
+  const bool first = !params.hotwords_taken;
   params.configured = true;
+  params.hotwords_taken = true;
   for (auto it = msg.begin(); it != msg.end(); ++it) {
     const std::string& key = it.key();
     if (key == "mode") params.mode = it->get<std::string>();
@@ -123,21 +124,40 @@ MessageOutcome apply_text_message(std::string_view text, ClientParams& params) {
     else if (key == "hotwords" && first) params.hotwords = it->get<std::string>();
     else if (is_ignored_key(key)) continue;
   }
-  if (chunk && !params.chunk) params.chunk = chunk;
+  if (chunk && !params.chunk_taken) {
+    params.chunk = chunk;
+    params.chunk_taken = true;
+  }
   if (auto it = msg.find("is_speaking"); it != msg.end() && !it->get<bool>()) out.end_of_stream = true;
   if (auto it = msg.find("is_finished"); it != msg.end() && it->get<bool>()) out.end_of_stream = true;
   return out;
 }
 
-SessionOptions session_options(const ClientParams& params) {
+UtteranceSettings ClientParams::settings() const {
+  UtteranceSettings s;
+  s.chunk = chunk.value_or(kDefaultChunk);
+  s.audio_fs = audio_fs;
+  s.wav_format = wav_format;
+  s.itn = itn;
+  s.hotwords = hotwords;
+  s.svs_lang = svs_lang;
+  s.svs_itn = svs_itn;
+  return s;
+}
+
+SessionOptions session_options(const UtteranceSettings& s, Mode mode) {
   SessionOptions o;
-  o.mode = parse_mode(params.mode).value_or(Mode::kTwoPass);
-  o.chunk = params.chunk.value_or(kDefaultChunk);
-  o.sample_rate = params.audio_fs;
-  o.itn = params.itn;
-  o.hotwords = params.hotwords;
-  o.wav_format = params.wav_format;
+  o.mode = mode;
+  o.chunk = s.chunk;
+  o.sample_rate = s.audio_fs;
+  o.itn = s.itn;
+  o.hotwords = s.hotwords;
+  o.wav_format = s.wav_format;
   return o;
+}
+
+SessionOptions session_options(const ClientParams& params) {
+  return session_options(params.settings(), parse_mode(params.mode).value_or(Mode::kTwoPass));
 }
 
 std::string format_result(const StreamResult& r, Mode mode, const std::string& wav_name, ReplyState& st) {

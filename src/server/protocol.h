@@ -12,7 +12,33 @@
 
 namespace paraserve::server {
 
-// The per-connection values FunASR keeps in its `msg` object, with FunASR's defaults.
+// The settings one utterance is decoded with: a plain value, taken from the connection's
+// parameters when the utterance's first audio (or its end) arrives and fixed until its end.
+// Two utterances with equal settings may share one recognizer; different settings get a
+// recognizer built for them, exactly as on a fresh connection.
+struct UtteranceSettings {
+  ChunkSize chunk;
+  int audio_fs = 16000;
+  std::string wav_format = "pcm";
+  bool itn = true;
+  std::string hotwords;
+  std::string svs_lang = "auto";
+  bool svs_itn = true;
+
+  friend bool operator==(const UtteranceSettings& a, const UtteranceSettings& b) {
+    return a.chunk.left == b.chunk.left && a.chunk.chunk == b.chunk.chunk && a.chunk.right == b.chunk.right &&
+           a.audio_fs == b.audio_fs && a.wav_format == b.wav_format && a.itn == b.itn && a.hotwords == b.hotwords &&
+           a.svs_lang == b.svs_lang && a.svs_itn == b.svs_itn;
+  }
+};
+
+// Chunk size used when a client never sends one (paraserve default; FunASR sends nothing).
+inline constexpr ChunkSize kDefaultChunk{5, 10, 5};
+
+// The per-connection values FunASR keeps in its `msg` object, with FunASR's defaults. Every
+// value persists until a message changes it. FunASR reads chunk_size (first valid value) and
+// hotwords (first message) once per connection; paraserve reads them once per utterance, so
+// every utterance is decoded as it would be on a fresh connection.
 struct ClientParams {
   std::string mode = "2pass";
   std::string wav_name = "wav-default-id";
@@ -21,9 +47,16 @@ struct ClientParams {
   bool itn = true;
   std::string svs_lang = "auto";  // accepted, used only by SenseVoice (not built)
   bool svs_itn = true;
-  std::optional<ChunkSize> chunk;  // first valid value wins (FunASR creates the stream once)
-  std::string hotwords;            // taken from the first text message only
+  std::optional<ChunkSize> chunk;  // the first valid value of each utterance wins
+  std::string hotwords;            // read from the first text message of each utterance
   bool configured = false;         // a valid JSON text message has arrived
+  bool chunk_taken = false;        // this utterance already has its chunk_size
+  bool hotwords_taken = false;     // this utterance's first message has been applied
+
+  // The settings an utterance starting now is decoded with.
+  UtteranceSettings settings() const;
+  // Called at an end of stream: the next messages belong to the next utterance.
+  void next_utterance() { chunk_taken = hotwords_taken = false; }
 };
 
 // What one text message asks the connection to do.
@@ -32,9 +65,6 @@ struct MessageOutcome {
   std::string error;           // non-empty: send an error reply
   bool close = false;          // with error: close the connection after the reply
 };
-
-// Chunk size used when a client never sends one (paraserve default; FunASR sends nothing).
-inline constexpr ChunkSize kDefaultChunk{5, 10, 5};
 
 // Applies one client text message to `params`. Validation happens before anything is
 // applied, so a message with a wrong field type changes nothing. An invalid chunk_size
@@ -46,8 +76,9 @@ std::optional<Mode> parse_mode(std::string_view mode);
 // pcm / PCM only (FunASR's streaming path).
 bool is_pcm_format(std::string_view wav_format);
 
-// Options for a new StreamSession built from the connection's parameters.
-SessionOptions session_options(const ClientParams& params);
+// Options for a new StreamSession decoding one utterance.
+SessionOptions session_options(const UtteranceSettings& settings, Mode mode);
+SessionOptions session_options(const ClientParams& params);  // = its current settings() and mode
 
 // Per-connection reply bookkeeping of FunASR HEAD (slice_type / index / start/end time).
 struct ReplyState {

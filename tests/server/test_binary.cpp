@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -120,4 +121,70 @@ TEST(Binary, ModesConformanceAndSigtermDrain) {
   ASSERT_TRUE(WIFEXITED(status)) << "server did not exit after SIGTERM";
   EXPECT_EQ(WEXITSTATUS(status), 0);
   p.pid = -1;
+}
+
+// Issue 10 #2: without a model every session needs, `serve` refuses to start with one line
+// naming the missing flag (it used to start, answer /readyz 200 and fail every session).
+TEST(Binary, ServeRefusesToStartWithoutARequiredModelDir) {
+  const char* bin = std::getenv("PARASERVE_BIN");
+  ASSERT_NE(bin, nullptr) << "PARASERVE_BIN is set by CTest";
+  const fs::path dir = fs::temp_directory_path() / ("paraserve-ready-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string d = dir.string();
+  struct Case {
+    std::string args, missing;
+  };
+  const Case cases[] = {
+      {"--vad-dir " + d + " --online-model-dir " + d + " --model-dir " + d, "--punc-dir"},
+      {"--vad-dir " + d + " --online-model-dir " + d + " --punc-dir " + d, "--model-dir"},
+      {"--vad-dir " + d + " --online-model-dir " + d + " --model-dir " + d + " --punc-dir " + d + "/nope", "--punc-dir"},
+  };
+  for (const auto& c : cases) {
+    const std::string cmd = std::string(bin) + " serve --listen-ip 127.0.0.1 --port 0 " + c.args + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string out;
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    const int status = ::pclose(p);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << c.args << "\n" << out;
+    std::string last = out;
+    while (!last.empty() && last.back() == '\n') last.pop_back();
+    last = last.substr(last.rfind('\n') == std::string::npos ? 0 : last.rfind('\n') + 1);
+    EXPECT_NE(last.find("error: " + c.missing), std::string::npos) << c.args << "\n" << out;
+  }
+  fs::remove_all(dir);
+}
+
+// Issue 10 #1 with the real pipeline: a 16 kHz file, then the same speech at 8 kHz, on one
+// connection (what `paraserve client a_16k.wav b_8k.wav` does) both decode right.
+TEST(Binary, SixteenThenEightKilohertzOnOneConnection) {
+  if (!std::getenv("PARASERVE_BIN") || !fs::exists(kModels + "/behaviour.json") || !fs::exists(kModels + "/vad"))
+    GTEST_SKIP() << "needs PARASERVE_BIN and models/behav";
+  ServerProcess p;
+  ASSERT_TRUE(start_server(p, kModels)) << "paraserve serve did not start";
+  const auto audio = read_audio_file(kModels + "/audio/one_sentence.wav");
+  ASSERT_EQ(audio.sample_rate, 16000);
+  std::vector<int16_t> at8k(audio.samples.size() / 2);  // 2:1 decimation after a small low-pass
+  for (std::size_t i = 0; i < at8k.size(); ++i) {
+    const std::size_t j = 2 * i;
+    const int a = audio.samples[j], b = j + 1 < audio.samples.size() ? audio.samples[j + 1] : a;
+    const int z = j > 0 ? audio.samples[j - 1] : a;
+    at8k[i] = static_cast<int16_t>((z + 2 * a + b) / 4);
+  }
+  ClientConnection c;
+  ClientOptions o;
+  o.port = p.port;
+  o.realtime = false;
+  o.timeout_s = 60;
+  c.connect(o);
+  for (int round = 0; round < 2; ++round) {
+    auto u16 = c.stream(audio.samples, 16000, "a_16k");
+    ASSERT_TRUE(u16.got_final) << u16.error;
+    EXPECT_EQ(strip_punct(u16.offline_text), "你好世界");
+    auto u8 = c.stream(at8k, 8000, "b_8k");
+    ASSERT_TRUE(u8.got_final) << u8.error;
+    EXPECT_EQ(strip_punct(u8.offline_text), "你好世界") << "8 kHz utterance after a 16 kHz one";
+    EXPECT_EQ(strip_punct(u8.online_text), "你好世界");
+  }
 }

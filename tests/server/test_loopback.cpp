@@ -20,76 +20,16 @@
 #include "observability/metrics.h"
 #include "server/client.h"
 #include "server/server.h"
+#include "fake_server.h"
 
 using namespace paraserve;
 using namespace paraserve::server;
+using namespace paraserve::server::testing;
 using nlohmann::json;
 namespace net = boost::asio;
 namespace beast = boost::beast;
 
 namespace {
-
-// One partial "p" per 3200 samples; the final reply reports how many samples arrived.
-class FakeRecognizer : public Recognizer {
- public:
-  explicit FakeRecognizer(int delay_ms) : delay_ms_(delay_ms) {}
-  void set_mode(Mode) override {}
-  void feed(std::span<const int16_t> pcm, std::vector<StreamResult>& out) override {
-    if (delay_ms_) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
-    fed_ += pcm.size();
-    since_ += pcm.size();
-    while (since_ >= 3200) {
-      since_ -= 3200;
-      StreamResult r;
-      r.online_text = "p";
-      out.push_back(r);
-    }
-  }
-  void finish(std::vector<StreamResult>& out) override {
-    StreamResult r;
-    r.is_final = true;
-    r.has_offline = true;
-    r.offline_text = "samples=" + std::to_string(fed_);
-    out.push_back(r);
-    fed_ = since_ = 0;
-  }
-  std::size_t state_bytes() const override { return 0; }
-
- private:
-  int delay_ms_;
-  uint64_t fed_ = 0, since_ = 0;
-};
-
-struct TestServer {
-  explicit TestServer(ServerConfig cfg = {}, int delay_ms = 0) {
-    cfg.listen_ip = "127.0.0.1";
-    cfg.port = 0;
-    ServerDeps deps;
-    deps.metrics = &metrics;
-    server = std::make_unique<Server>(
-        cfg, [delay_ms](const SessionOptions&) { return std::make_unique<FakeRecognizer>(delay_ms); }, deps);
-    port = server->start();
-    tls = cfg.tls_enabled();
-  }
-  ClientOptions client(bool realtime = false) const {
-    ClientOptions o;
-    o.port = port;
-    o.ssl = tls;
-    o.realtime = realtime;
-    o.timeout_s = 20;
-    return o;
-  }
-  Metrics metrics;
-  std::unique_ptr<Server> server;
-  uint16_t port = 0;
-  bool tls = false;
-};
-
-std::vector<int16_t> tone(std::size_t n) {
-  std::vector<int16_t> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<int16_t>((i * 37) % 2000 - 1000);
-  return v;
-}
 
 // Reads replies until an is_final one (bounded); returns them all.
 std::vector<json> until_final(ClientConnection& c) {
@@ -295,14 +235,18 @@ TEST(Loopback, BackpressureLosesNoAudio) {
   EXPECT_EQ(u.offline_text, "samples=48000") << u.error;
 }
 
-TEST(Loopback, IdleTimeoutCloses) {
+TEST(Loopback, IdleTimeoutSendsErrorAndCloseFrame) {
   ServerConfig cfg;
   cfg.limits.idle_timeout_s = 1;
   TestServer ts(cfg);
   ClientConnection c;
   c.connect(ts.client());
+  const std::string reply = c.read_text(15);
+  ASSERT_FALSE(reply.empty()) << "no error reply before the idle close";
+  EXPECT_NE(json::parse(reply)["error"].get<std::string>().find("--idle-timeout"), std::string::npos) << reply;
   EXPECT_EQ(c.read_text(15), "");
   EXPECT_TRUE(c.closed());
+  EXPECT_EQ(c.close_code(), 1001);  // a close frame, not a dropped TCP connection
 }
 
 TEST(Loopback, HttpEndpoints) {
@@ -370,4 +314,125 @@ TEST(Loopback, DrainFinishesTheCurrentUtteranceThenExits) {
   EXPECT_EQ(busy.close_code(), 1001);
   ts.server->wait();
   EXPECT_EQ(ts.server->active_sessions(), 0u);
+}
+
+// Issue 10 #1: each utterance is decoded with its own settings, as on a fresh connection.
+TEST(Loopback, LaterUtterancesUseTheirOwnSettings) {
+  TestServer ts({}, FakeConfig{.report_settings = true});
+  ClientConnection c;
+  c.connect(ts.client());
+  auto utterance = [&](const std::string& first, std::size_t bytes) {
+    c.send_text(first);
+    c.send_binary(std::vector<uint8_t>(bytes, 0));
+    c.send_text(R"({"is_speaking":false})");
+    auto r = until_final(c);
+    return r.empty() ? std::string("no reply") : r.back()["text"].get<std::string>();
+  };
+  EXPECT_EQ(utterance(R"({"chunk_size":[5,10,5],"audio_fs":16000,"hotwords":"a","itn":true,"wav_name":"a"})", 32000),
+            "samples=16000 fs=16000 chunk=5,10,5 hw=a itn=1 fmt=pcm");
+  EXPECT_TRUE(ts.metric_is("paraserve_audio_processed_milliseconds_total 1000"));
+  // Second utterance, other rate / chunk / hotwords / itn: a fresh connection would use them.
+  EXPECT_EQ(utterance(R"({"chunk_size":[0,8,4],"audio_fs":8000,"hotwords":"b","itn":false,"wav_format":"PCM"})", 16000),
+            "samples=8000 fs=8000 chunk=0,8,4 hw=b itn=0 fmt=PCM");
+  // 8000 samples at 8 kHz are one more second (not half a second at the first rate).
+  EXPECT_TRUE(ts.metric_is("paraserve_audio_processed_milliseconds_total 2000"))
+      << ts.metrics.render_prometheus();
+  // Settings persist when not re-sent; the first valid chunk_size of an utterance wins.
+  EXPECT_EQ(utterance(R"({"chunk_size":[5,10,5]})", 1600), "samples=800 fs=8000 chunk=5,10,5 hw=b itn=0 fmt=PCM");
+  c.send_text(R"({"chunk_size":[4,4,4]})");
+  EXPECT_EQ(utterance(R"({"chunk_size":[1,2,3],"audio_fs":16000})", 3200),
+            "samples=1600 fs=16000 chunk=4,4,4 hw=b itn=0 fmt=PCM");
+}
+
+// Settings sent mid-utterance apply to the next utterance, not to the audio in flight.
+TEST(Loopback, SettingsAreFixedForTheUtteranceInProgress) {
+  TestServer ts({}, FakeConfig{.report_settings = true});
+  ClientConnection c;
+  c.connect(ts.client());
+  c.send_text(R"({"chunk_size":[5,10,5],"audio_fs":16000})");
+  c.send_binary(std::vector<uint8_t>(3200, 0));
+  c.send_text(R"({"audio_fs":8000})");
+  c.send_binary(std::vector<uint8_t>(3200, 0));
+  c.send_text(R"({"is_speaking":false})");
+  auto r = until_final(c);
+  ASSERT_FALSE(r.empty());
+  EXPECT_EQ(r.back()["text"], "samples=3200 fs=16000 chunk=5,10,5 hw= itn=1 fmt=pcm");
+  c.send_binary(std::vector<uint8_t>(1600, 0));
+  c.send_text(R"({"is_speaking":false})");
+  r = until_final(c);
+  ASSERT_FALSE(r.empty());
+  EXPECT_EQ(r.back()["text"], "samples=800 fs=8000 chunk=5,10,5 hw= itn=1 fmt=pcm");
+}
+
+// Issue 10 #14: the session audio limit counts decoded duration, whatever audio_fs says.
+TEST(Loopback, SessionAudioLimitCountsDecodedDurationAcrossRates) {
+  ServerConfig cfg;
+  cfg.limits.max_session_audio_s = 0.1;
+  TestServer ts(cfg);
+  ClientConnection c;
+  c.connect(ts.client());
+  c.send_text(R"({"chunk_size":[5,10,5],"audio_fs":8000})");
+  c.send_binary(std::vector<uint8_t>(1500, 0));  // 0.094 s at 8 kHz
+  c.send_text(R"({"is_speaking":false})");
+  auto r = until_final(c);
+  ASSERT_FALSE(r.empty());
+  EXPECT_EQ(r.back()["text"], "samples=750");
+  // 3000 bytes at 192 kHz are 7.8 ms more: over 0.1 s in total. Counting bytes at the newly
+  // announced rate would allow 38400 bytes.
+  c.send_text(R"({"audio_fs":192000})");
+  c.send_binary(std::vector<uint8_t>(3000, 0));
+  const std::string reply = c.read_text(10);
+  ASSERT_FALSE(reply.empty());
+  EXPECT_NE(json::parse(reply)["error"].get<std::string>().find("audio limit"), std::string::npos) << reply;
+  EXPECT_EQ(c.read_text(10), "");
+  EXPECT_EQ(c.close_code(), 1008);
+}
+
+// Issue 10 #3: a chunk_size the session would refuse is refused by the protocol check with
+// the documented error reply, and the connection goes on.
+TEST(Loopback, OutOfRangeChunkSizeGetsErrorReplyNotDecodingFailed) {
+  TestServer ts;
+  ClientConnection c;
+  c.connect(ts.client());
+  c.send_text(R"({"chunk_size":[5,500,5]})");
+  json j = json::parse(c.read_text(10));
+  EXPECT_NE(j["error"].get<std::string>().find("field 'chunk_size'"), std::string::npos) << j.dump();
+  c.send_text(R"({"chunk_size":[5,10,5]})");
+  c.send_binary(std::vector<uint8_t>(3200, 0));
+  c.send_text(R"({"is_speaking":false})");
+  auto r = until_final(c);
+  ASSERT_FALSE(r.empty());
+  EXPECT_EQ(r.back()["text"], "samples=1600");
+}
+
+// Issue 10 #2: a server that cannot build a session refuses to start (no /readyz 200).
+TEST(Loopback, RefusesToStartWhenNoSessionCanBeBuilt) {
+  ServerConfig cfg;
+  cfg.listen_ip = "127.0.0.1";
+  cfg.port = 0;
+  Server s(cfg, [](const SessionOptions&) -> std::unique_ptr<Recognizer> {
+    throw Error("streaming needs a punctuation model: set --punc-dir");
+  });
+  try {
+    s.start();
+    ADD_FAILURE() << "start() succeeded without a usable model";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--punc-dir"), std::string::npos) << e.what();
+  }
+}
+
+// Issue 10 #5: the utterance counter and RTF are updated before the final reply leaves, so
+// a client that reads /metrics right after its final always sees its utterance.
+TEST(Loopback, MetricsAreCurrentWhenTheFinalArrives) {
+  TestServer ts;
+  ClientConnection c;
+  c.connect(ts.client());
+  const auto pcm = tone(800);
+  for (int i = 1; i <= 150; ++i) {
+    auto u = c.stream(pcm, 16000, "m");
+    ASSERT_TRUE(u.got_final) << u.error;
+    const std::string m = ts.metrics.render_prometheus();
+    ASSERT_NE(m.find("paraserve_utterances_total " + std::to_string(i) + "\n"), std::string::npos) << "utterance " << i;
+    ASSERT_NE(m.find("paraserve_stream_rtf_count " + std::to_string(i) + "\n"), std::string::npos) << "utterance " << i;
+  }
 }

@@ -1,12 +1,17 @@
 // Protocol units: client message parsing (every field, type, default and error) and reply
 // serialisation (FunASR HEAD's field rules + paraserve's documented differences).
 #include <gtest/gtest.h>
+
+#include <array>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "server/config.h"
 #include "server/protocol.h"
 #include "server/server.h"
+#include "pipeline/stream_limits.h"
 
 using namespace paraserve;
 using namespace paraserve::server;
@@ -111,6 +116,81 @@ TEST(Protocol, InvalidChunkSizeRejected) {
   ClientParams p;
   auto out = apply_text_message(R"({"chunk_size":[5,0,5],"is_speaking":false})", p);
   EXPECT_FALSE(out.end_of_stream);  // the rest of the message is skipped (FunASR)
+}
+
+// Issue 10 #3: one definition of each limit (pipeline/stream_limits.h), used by the
+// protocol check, the session and the docs.
+TEST(Protocol, ChunkAndRateLimitsAreTheSessionLimits) {
+  using namespace paraserve::stream_limits;
+  const int m = kMaxChunkFrames;
+  for (auto [l, c, r] : {std::array{0, m, 0}, std::array{m, 1, m}, std::array{0, 1, 0}}) {
+    ClientParams p;
+    const std::string msg = "{\"chunk_size\":[" + std::to_string(l) + "," + std::to_string(c) + "," + std::to_string(r) + "]}";
+    EXPECT_TRUE(apply_text_message(msg, p).error.empty()) << msg;
+    EXPECT_TRUE(check_chunk_size(l, c, r).empty()) << msg;
+  }
+  for (auto [l, c, r] : {std::array{0, m + 1, 0}, std::array{m + 1, 10, 0}, std::array{0, 10, m + 1},
+                         std::array{0, 1000, 0}}) {
+    ClientParams p;
+    const std::string msg = "{\"chunk_size\":[" + std::to_string(l) + "," + std::to_string(c) + "," + std::to_string(r) + "]}";
+    auto out = apply_text_message(msg, p);
+    EXPECT_NE(out.error.find("field 'chunk_size'"), std::string::npos) << msg;
+    EXPECT_FALSE(out.close) << msg;
+    EXPECT_FALSE(p.chunk) << msg;
+    EXPECT_FALSE(check_chunk_size(l, c, r).empty()) << msg;
+  }
+  for (int fs : {kMinAudioFs, 8000, kMaxAudioFs}) {
+    ClientParams p;
+    EXPECT_TRUE(apply_text_message("{\"audio_fs\":" + std::to_string(fs) + "}", p).error.empty()) << fs;
+    EXPECT_EQ(p.audio_fs, fs);
+  }
+  for (int fs : {kMinAudioFs - 1, kMaxAudioFs + 1, 384000}) {
+    ClientParams p;
+    EXPECT_NE(apply_text_message("{\"audio_fs\":" + std::to_string(fs) + "}", p).error.find("field 'audio_fs'"),
+              std::string::npos)
+        << fs;
+    EXPECT_FALSE(check_audio_fs(fs).empty()) << fs;
+  }
+}
+
+TEST(Protocol, DocsQuoteTheLimits) {
+  using namespace paraserve::stream_limits;
+  std::ifstream f(std::string(PARASERVE_SOURCE_DIR) + "/docs/server.md");
+  ASSERT_TRUE(f) << "docs/server.md";
+  const std::string doc((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string fs_range = "`audio_fs` outside " + std::to_string(kMinAudioFs) + "–" + std::to_string(kMaxAudioFs);
+  const std::string chunk_rule = "each at most " + std::to_string(kMaxChunkFrames);
+  EXPECT_NE(doc.find(fs_range), std::string::npos) << fs_range;
+  EXPECT_NE(doc.find(chunk_rule), std::string::npos) << chunk_rule;
+}
+
+// Issue 10 #1: chunk_size and hotwords are read once per utterance; an end of stream starts
+// a new utterance whose first message may change them (as on a fresh connection).
+TEST(Protocol, SettingsPerUtterance) {
+  ClientParams p;
+  ASSERT_TRUE(apply_text_message(R"({"chunk_size":[5,8,5],"hotwords":"a","audio_fs":16000})", p).error.empty());
+  ASSERT_TRUE(apply_text_message(R"({"chunk_size":[5,20,5],"hotwords":"b","audio_fs":8000})", p).error.empty());
+  UtteranceSettings s = p.settings();
+  EXPECT_EQ(s.chunk.chunk, 8);
+  EXPECT_EQ(s.hotwords, "a");
+  EXPECT_EQ(s.audio_fs, 8000);  // read from every message
+  p.next_utterance();
+  ASSERT_TRUE(apply_text_message(R"({"chunk_size":[0,4,2],"hotwords":"c","itn":false})", p).error.empty());
+  s = p.settings();
+  EXPECT_EQ(s.chunk.left, 0);
+  EXPECT_EQ(s.chunk.chunk, 4);
+  EXPECT_EQ(s.hotwords, "c");
+  EXPECT_FALSE(s.itn);
+  EXPECT_EQ(s.audio_fs, 8000);  // persists
+  const SessionOptions o = session_options(s, Mode::kOnline);
+  EXPECT_EQ(o.sample_rate, 8000);
+  EXPECT_EQ(o.chunk.chunk, 4);
+  EXPECT_EQ(o.hotwords, "c");
+  EXPECT_EQ(o.mode, Mode::kOnline);
+  p.next_utterance();
+  ASSERT_TRUE(apply_text_message(R"({"is_speaking":true})", p).error.empty());  // no hotwords: keep "c"
+  EXPECT_EQ(p.settings().hotwords, "c");
+  EXPECT_TRUE(p.settings() == s);
 }
 
 TEST(Protocol, UnknownModeAndWavFormat) {
