@@ -108,7 +108,13 @@ TEST(TranscribeStream, OwnMemoryIsFlatForLongInput) {
       s->accept(std::span<const float>(unit.data() + pos, std::min(block, unit.size() - pos)));
       max_total = std::max(max_total, s->state_bytes());
     }
-    if (rep == 5) max_at_2min = max_total;
+    if (rep == 5) {
+      max_at_2min = max_total;
+      // Results arrive while the audio is still coming, not at the end.
+      EXPECT_GE(c.t.segments.size(), 30u);
+      EXPECT_GT(c.t.text.size(), 100u);
+      EXPECT_GT(c.t.stamp_sents.size(), 10u);
+    }
   }
   s->finish();
   EXPECT_EQ(c.t.segments.size(), 180u);
