@@ -1,24 +1,26 @@
 // `paraserve transcribe`: offline transcription of audio files (or stdin "-") with the
 // offline pipeline (VAD segmentation -> offline Paraformer -> punctuation -> timestamps).
-// Files are decoded on N worker threads; results are printed in input order.
+// Files are decoded on N worker threads, each as a stream (bounded memory for any length);
+// results are printed in input order, the head file's text as soon as it is final.
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <iostream>
-#include <iterator>
+#include <cstring>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "cli/commands.h"
 #include "cli/runtime_settings.h"
 #include "common/error.h"
-#include "decode/stamp_sents.h"
 #include "frontend/audio_file.h"
 #include "pipeline/engine.h"
 #include "pipeline/transcriber.h"
@@ -38,12 +40,6 @@ struct TranscribeArgs {
   bool verbose = false;
 };
 
-struct FileResult {
-  bool done = false;
-  std::optional<Transcript> transcript;
-  std::string error;
-};
-
 bool ends_with_ci(const std::string& s, const std::string& suffix) {
   if (s.size() < suffix.size()) return false;
   for (std::size_t i = 0; i < suffix.size(); ++i)
@@ -51,14 +47,9 @@ bool ends_with_ci(const std::string& s, const std::string& suffix) {
   return true;
 }
 
-DecodedAudio load_input(const std::string& path, int audio_fs) {
-  if (path == "-") {
-    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    if (bytes.empty()) throw Error("stdin: no data");
-    return decode_audio_bytes(bytes, "stdin");
-  }
-  if (ends_with_ci(path, ".pcm")) return decode_raw_pcm_s16le(path, audio_fs);
-  return decode_audio_file(path);
+std::unique_ptr<AudioReader> open_input(const std::string& path, int audio_fs) {
+  if (path != "-" && ends_with_ci(path, ".pcm")) return AudioReader::open_raw_s16le(path, audio_fs);
+  return AudioReader::open(path);
 }
 
 std::string srt_time(int64_t ms) {
@@ -70,41 +61,175 @@ std::string srt_time(int64_t ms) {
   return buf;
 }
 
-nlohmann::json to_json(const std::string& file, const Transcript& t) {
-  nlohmann::json j;
-  j["file"] = file;
-  j["text"] = t.text;
-  nlohmann::json ts = nlohmann::json::array();
-  for (const auto& s : t.timestamps) ts.push_back({s.begin_ms, s.end_ms});
-  j["timestamp"] = ts;
-  nlohmann::json sents = nlohmann::json::array();
-  for (const auto& s : t.stamp_sents) {
-    nlohmann::json tl = nlohmann::json::array();
-    for (const auto& x : s.ts_list) tl.push_back({x.begin_ms, x.end_ms});
-    sents.push_back({{"text_seg", s.text_seg}, {"punc", s.punc}, {"start", s.start}, {"end", s.end}, {"ts_list", tl}});
-  }
-  j["stamp_sents"] = sents;
-  nlohmann::json segs = nlohmann::json::array();
-  for (const auto& s : t.segments) segs.push_back({{"start", s.start_ms}, {"end", s.end_ms}, {"text", s.text}});
-  j["segments"] = segs;
-  j["duration"] = t.duration_s;
-  j["rtf"] = t.rtf();
-  return j;
+// A JSON string's contents without the quotes (escaping is per character, so the escaped
+// pieces of a text concatenate to the escaped text).
+std::string json_body(std::string_view s) {
+  std::string q = nlohmann::json(std::string(s)).dump();
+  return q.substr(1, q.size() - 2);
 }
 
-// SRT cues: one per sentence stamp when the model gives timestamps, else one per VAD segment.
-std::string to_srt(const Transcript& t) {
-  std::string out;
-  int n = 0;
-  auto cue = [&](int64_t b, int64_t e, const std::string& text) {
-    if (text.empty()) return;
-    out += std::to_string(++n) + "\n" + srt_time(b) + " --> " + srt_time(e) + "\n" + text + "\n\n";
+std::string json_stamp(const TokenStamp& s) {
+  return "[" + std::to_string(s.begin_ms) + "," + std::to_string(s.end_ms) + "]";
+}
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+using TmpFile = std::unique_ptr<std::FILE, FileCloser>;
+
+TmpFile make_tmp() {
+  TmpFile f(std::tmpfile());
+  if (!f) throw Error(std::string("cannot create a temporary file (") + std::strerror(errno) + ")");
+  return f;
+}
+
+void tmp_write(std::FILE* f, std::string_view s) {
+  if (!s.empty() && std::fwrite(s.data(), 1, s.size(), f) != s.size())
+    throw Error(std::string("cannot write a temporary file (") + std::strerror(errno) + ")");
+}
+
+// Prints every file's output in input order while files are decoded in parallel: the file
+// at the head writes straight to stdout; the others go to a temporary file (not memory)
+// that is copied out when their turn comes.
+class OrderedOutput {
+ public:
+  explicit OrderedOutput(std::size_t n, bool progress) : slots_(n), progress_(progress) {}
+
+  void write(std::size_t i, std::string_view s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (i == head_) {
+      std::fwrite(s.data(), 1, s.size(), stdout);
+      std::fflush(stdout);
+    } else {
+      if (!slots_[i].tmp) slots_[i].tmp = make_tmp();
+      tmp_write(slots_[i].tmp.get(), s);
+    }
+  }
+
+  void done(std::size_t i, std::string error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    slots_[i].done = true;
+    slots_[i].error = std::move(error);
+    while (head_ < slots_.size() && slots_[head_].done) {
+      Slot& s = slots_[head_];
+      if (progress_) std::fprintf(stderr, "\r\033[K");
+      if (!s.error.empty()) {
+        ++failures_;
+        std::fprintf(stderr, "paraserve transcribe: %s\n", s.error.c_str());
+      }
+      ++head_;
+      if (progress_) {
+        const int width = 30;
+        const int filled = static_cast<int>(head_ * width / slots_.size());
+        std::fprintf(stderr, "[%s%s] %zu/%zu", std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                     std::string(static_cast<std::size_t>(width - filled), '.').c_str(), head_, slots_.size());
+        if (head_ == slots_.size()) std::fprintf(stderr, "\r\033[K");
+        std::fflush(stderr);
+      }
+      if (head_ < slots_.size() && slots_[head_].tmp) copy_out(slots_[head_]);
+    }
+    cv_.notify_all();
+  }
+
+  int wait_all() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return head_ == slots_.size(); });
+    return failures_;
+  }
+
+ private:
+  struct Slot {
+    TmpFile tmp;
+    bool done = false;
+    std::string error;
   };
-  if (!t.stamp_sents.empty()) {
-    for (const auto& s : t.stamp_sents) {
-      if (s.text_seg.empty()) continue;  // punctuation-only items carry no time span
-      std::string text = s.text_seg;
+  static void copy_out(Slot& s) {
+    std::rewind(s.tmp.get());
+    char buf[65536];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, s.tmp.get())) > 0) std::fwrite(buf, 1, n, stdout);
+    std::fflush(stdout);
+    s.tmp.reset();
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Slot> slots_;
+  std::size_t head_ = 0;
+  int failures_ = 0;
+  bool progress_ = false;
+};
+
+// Formats one file's transcript while it is produced. Text goes out as it becomes final;
+// JSON and SRT are assembled from temporary files at the end (their field order, and the SRT
+// cue choice, need the whole transcript), so memory stays bounded for any length.
+class FormatSink final : public TranscriptSink {
+ public:
+  FormatSink(const TranscribeArgs& a, const std::string& file, OrderedOutput& out, std::size_t index)
+      : a_(a), file_(file), out_(out), index_(index) {
+    if (a.format == "json") {
+      segs_ = make_tmp();
+      sents_ = make_tmp();
+      text_ = make_tmp();
+      stamps_ = make_tmp();
+    } else if (a.format == "srt") {
+      sents_ = make_tmp();
+      segs_ = make_tmp();
+    }
+  }
+
+  void on_segment(const Transcript::Segment& s) override {
+    ++n_segments_;
+    if (a_.format == "json") {
+      tmp_write(segs_.get(), std::string(n_segments_ > 1 ? "," : "") + "{\"end\":" + std::to_string(s.end_ms) +
+                                 ",\"start\":" + std::to_string(s.start_ms) + ",\"text\":\"" + json_body(s.text) + "\"}");
+    } else if (a_.format == "srt") {
+      // One cue per segment when there are several; a single segment gets the whole
+      // (punctuated) text at the end.
+      if (n_segments_ == 1) {
+        first_seg_ = s;
+      } else {
+        if (n_segments_ == 2) seg_cue(first_seg_, first_seg_.text);
+        seg_cue(s, s.text);
+        single_text_.clear();
+        single_text_.shrink_to_fit();
+      }
+    }
+  }
+
+  void on_stamps(std::span<const TokenStamp> stamps) override {
+    if (a_.format != "json") return;
+    std::string s;
+    for (const TokenStamp& t : stamps) {
+      if (n_stamps_++ > 0) s += ',';
+      s += json_stamp(t);
+    }
+    tmp_write(stamps_.get(), s);
+  }
+
+  void on_text(std::string_view text) override {
+    if (a_.format == "json") {
+      tmp_write(text_.get(), json_body(text));
+    } else if (a_.format == "srt") {
+      if (n_segments_ <= 1) single_text_ += text;
+    } else {
+      if (!started_ && a_.files.size() > 1) out_.write(index_, file_ + "\t");
+      started_ = true;
+      out_.write(index_, text);
+    }
+  }
+
+  void on_sentence(const SentenceStamp& s) override {
+    if (a_.format == "json") {
+      std::string tl;
+      for (const TokenStamp& t : s.ts_list) tl += (tl.empty() ? "" : ",") + json_stamp(t);
+      tmp_write(sents_.get(), std::string(n_sents_++ > 0 ? "," : "") + "{\"end\":" + std::to_string(s.end) +
+                                  ",\"punc\":\"" + json_body(s.punc) + "\",\"start\":" + std::to_string(s.start) +
+                                  ",\"text_seg\":\"" + json_body(s.text_seg) + "\",\"ts_list\":[" + tl + "]}");
+    } else if (a_.format == "srt") {
+      ++n_sents_;
+      if (s.text_seg.empty()) return;  // punctuation-only items carry no time span
       // text_seg separates units with spaces; keep spaces only between ASCII words.
+      const std::string& text = s.text_seg;
       std::string compact;
       for (std::size_t i = 0; i < text.size(); ++i) {
         if (text[i] == ' ' && (i == 0 || i + 1 >= text.size() || static_cast<unsigned char>(text[i - 1]) >= 0x80 ||
@@ -112,29 +237,67 @@ std::string to_srt(const Transcript& t) {
           continue;
         compact += text[i];
       }
-      cue(s.start, s.end, compact + s.punc);
+      cue(sents_.get(), sent_cues_, s.start, s.end, compact + s.punc);
     }
-  } else if (t.segments.size() == 1 || t.segments.empty()) {
-    if (!t.segments.empty()) cue(t.segments[0].start_ms, t.segments[0].end_ms, t.text);
-  } else {
-    for (const auto& s : t.segments) cue(s.start_ms, s.end_ms, s.text);
   }
-  return out;
-}
 
-void print_result(const TranscribeArgs& a, const std::string& file, const Transcript& t) {
-  if (a.format == "json") {
-    std::printf("%s\n", to_json(file, t).dump().c_str());
-  } else if (a.format == "srt") {
-    if (a.files.size() > 1) std::printf("# %s\n", file.c_str());
-    std::printf("%s", to_srt(t).c_str());
-  } else if (a.files.size() > 1) {
-    std::printf("%s\t%s\n", file.c_str(), t.text.c_str());
-  } else {
-    std::printf("%s\n", t.text.c_str());
+  // After the transcript: the closing newline, or the assembled JSON / SRT.
+  void finish(double duration_s, double processing_s) {
+    if (a_.format == "json") {
+      const double rtf = duration_s > 0 ? processing_s / duration_s : 0;
+      out_.write(index_, "{\"duration\":" + nlohmann::json(duration_s).dump() + ",\"file\":\"" + json_body(file_) +
+                             "\",\"rtf\":" + nlohmann::json(rtf).dump() + ",\"segments\":[");
+      copy(segs_.get());
+      out_.write(index_, "],\"stamp_sents\":[");
+      copy(sents_.get());
+      out_.write(index_, "],\"text\":\"");
+      copy(text_.get());
+      out_.write(index_, "\",\"timestamp\":[");
+      copy(stamps_.get());
+      out_.write(index_, "]}\n");
+    } else if (a_.format == "srt") {
+      if (a_.files.size() > 1) out_.write(index_, "# " + file_ + "\n");
+      if (n_sents_ > 0) {
+        copy(sents_.get());
+      } else {
+        if (n_segments_ == 1) seg_cue(first_seg_, single_text_);
+        copy(segs_.get());
+      }
+    } else {
+      if (!started_ && a_.files.size() > 1) out_.write(index_, file_ + "\t");
+      out_.write(index_, "\n");
+    }
   }
-  std::fflush(stdout);
-}
+
+  // A file that failed after some text was written still ends its line.
+  void abort() {
+    if (a_.format == "text" && started_) out_.write(index_, "\n");
+  }
+
+ private:
+  void seg_cue(const Transcript::Segment& s, const std::string& text) { cue(segs_.get(), seg_cues_, s.start_ms, s.end_ms, text); }
+  static void cue(std::FILE* f, int& n, int64_t b, int64_t e, const std::string& text) {
+    if (text.empty()) return;
+    tmp_write(f, std::to_string(++n) + "\n" + srt_time(b) + " --> " + srt_time(e) + "\n" + text + "\n\n");
+  }
+  void copy(std::FILE* f) {
+    std::rewind(f);
+    char buf[65536];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out_.write(index_, std::string_view(buf, n));
+  }
+
+  const TranscribeArgs& a_;
+  const std::string& file_;
+  OrderedOutput& out_;
+  std::size_t index_;
+  TmpFile segs_, sents_, text_, stamps_;
+  int n_segments_ = 0, n_stamps_ = 0, n_sents_ = 0;
+  int sent_cues_ = 0, seg_cues_ = 0;
+  Transcript::Segment first_seg_;
+  std::string single_text_;
+  bool started_ = false;
+};
 
 int run_transcribe(const TranscribeArgs& a) {
   if (a.threads < 1) throw Error("--threads must be >= 1, got " + std::to_string(a.threads));
@@ -156,58 +319,36 @@ int run_transcribe(const TranscribeArgs& a) {
   Transcriber transcriber(engine);
 
   const std::size_t n = a.files.size();
-  std::vector<FileResult> results(n);
-  std::mutex mu;
-  std::condition_variable cv;
+  OrderedOutput out(n, isatty(STDERR_FILENO) != 0 && n > 1);
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
+    std::vector<float> block;
     for (std::size_t i = next++; i < n; i = next++) {
-      FileResult r;
+      const std::string& file = a.files[i];
+      std::string error;
+      std::unique_ptr<FormatSink> sink;
       try {
-        DecodedAudio audio = load_input(a.files[i], a.audio_fs);
-        r.transcript = transcriber.transcribe(audio.samples);
+        const auto t0 = std::chrono::steady_clock::now();
+        auto reader = open_input(file, a.audio_fs);
+        sink = std::make_unique<FormatSink>(a, file, out, i);
+        auto stream = transcriber.stream(*sink);
+        while (reader->read(block)) stream->accept(block);
+        stream->finish();
+        sink->finish(stream->duration_s(),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       } catch (const std::exception& e) {
-        r.error = e.what();
+        if (sink) sink->abort();
+        // The decoders' messages already start with the path; name it otherwise.
+        error = e.what();
+        if (error.rfind(file, 0) != 0) error = file + ": " + error;
       }
-      r.done = true;
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        results[i] = std::move(r);
-      }
-      cv.notify_all();
+      out.done(i, std::move(error));
     }
   };
   std::vector<std::thread> pool;
   const int nthreads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(a.threads), n));
   for (int t = 0; t < nthreads; ++t) pool.emplace_back(worker);
-
-  const bool progress = isatty(STDERR_FILENO) != 0 && n > 1;
-  int failures = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    FileResult r;
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return results[i].done; });
-      r = std::move(results[i]);
-    }
-    if (progress) std::fprintf(stderr, "\r\033[K");
-    if (r.transcript) {
-      print_result(a, a.files[i], *r.transcript);
-    } else {
-      ++failures;
-      // The decoders' messages already start with the path; name it otherwise.
-      std::string msg = r.error.rfind(a.files[i], 0) == 0 ? r.error : a.files[i] + ": " + r.error;
-      std::fprintf(stderr, "paraserve transcribe: %s\n", msg.c_str());
-    }
-    if (progress) {
-      const int width = 30;
-      const int filled = static_cast<int>((i + 1) * width / n);
-      std::fprintf(stderr, "[%s%s] %zu/%zu", std::string(static_cast<std::size_t>(filled), '#').c_str(),
-                   std::string(static_cast<std::size_t>(width - filled), '.').c_str(), i + 1, n);
-      std::fflush(stderr);
-    }
-  }
-  if (progress) std::fprintf(stderr, "\r\033[K");
+  const int failures = out.wait_all();
   for (auto& t : pool) t.join();
   return failures == 0 ? 0 : 1;
 }

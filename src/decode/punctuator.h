@@ -68,6 +68,12 @@ class Punctuator {
   std::string punctuate_offline(std::string_view text) const;
 
   const PuncTokenizer& tokenizer() const { return tokenizer_; }
+  // One offline window (no mask): the class of each token, as punctuate_offline() gets it.
+  void classify_offline(std::span<const int32_t> ids, std::vector<int>& out, std::vector<float>& logits) const {
+    std::vector<float> no_mask;
+    infer(ids, 0, false, out, logits, no_mask);
+  }
+  const std::string& mark(int id) const { return punc(id); }
 
  private:
   // Words kept from all windows, their punctuation class, and where each kept window starts.

@@ -163,6 +163,7 @@ TimestampedText timestamped_text(std::span<const float> us_alphas,
     out.stamps.push_back(
         {stamp_seconds_to_ms(s.begin, segment_start_ms), stamp_seconds_to_ms(s.end, segment_start_ms)});
   }
+  out.seconds = std::move(merged);
   return out;
 }
 

@@ -34,6 +34,7 @@ int64_t stamp_seconds_to_ms(float sec, int64_t segment_start_ms);
 struct TimestampedText {
   std::string text;                // PostProcess text (English words always space-separated)
   std::vector<TokenStamp> stamps;  // absolute ms, one per CJK char / English word
+  std::vector<SecondStamp> seconds;  // the same stamps as PostProcess's seconds (segment-relative)
 };
 
 // The whole offline-timestamp decode of one segment: ids are the greedy ids of all logits

@@ -1,5 +1,8 @@
 #include "pipeline/offline_asr.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "decode/text.h"
 #include "decode/timestamps.h"
 #include "frontend/lfr.h"
@@ -7,11 +10,21 @@
 
 namespace paraserve {
 
+int64_t offline_stamp_ms(float sec, int64_t segment_start_sample) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%f", static_cast<double>(sec));  // std::to_string(float)
+  const float parsed = std::strtof(buf, nullptr);                   // std::stof
+  const float start = static_cast<float>(static_cast<int>(segment_start_sample)) / static_cast<float>(16000);
+  const float t = parsed + start;
+  return static_cast<int64_t>(static_cast<int>(1000.0f * t));
+}
+
 OfflineAsr::OfflineAsr(const Engine& engine) : engine_(engine) { engine.require_offline("the offline pass"); }
 
 void OfflineAsr::recognize(std::span<const float> samples, int64_t segment_start_ms, OfflineAsrResult& out) {
   out.text.clear();
   out.stamps.clear();
+  out.stamp_seconds.clear();
   out.has_timestamps = engine_.offline->has_timestamps();
   const OfflineFrontEnd& fe = engine_.offline_front;
   scaled_.resize(samples.size());
@@ -33,6 +46,7 @@ void OfflineAsr::recognize(std::span<const float> samples, int64_t segment_start
     TimestampedText tt = timestamped_text(output_.us_alphas, output_.us_cif_peak, ids_, tokens, segment_start_ms);
     out.text = std::move(tt.text);
     out.stamps = std::move(tt.stamps);
+    out.stamp_seconds = std::move(tt.seconds);
   } else {
     append_ids_to_text(ids_, tokens, out.text);
   }

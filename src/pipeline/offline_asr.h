@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "decode/timestamps.h"
 #include "models/paraformer_offline.h"
 #include "pipeline/results.h"
 
@@ -18,7 +19,15 @@ struct OfflineAsrResult {
   std::string text;                  // raw (unpunctuated) text
   bool has_timestamps = false;       // the model is the timestamp variant
   std::vector<TokenStamp> stamps;    // absolute ms (segment_start_ms added)
+  std::vector<SecondStamp> stamp_seconds;  // the same, PostProcess's segment-relative seconds
 };
+
+// funasr-onnx-offline's conversion of a segment-relative stamp to absolute ms
+// (FunOfflineInfer, funasrruntime.cpp): the segment start is a float number of seconds
+// (start sample / 16000, in float), added to stof(to_string(sec)) in float, then
+// (int)(1000 * sum). The 2pass server's conversion (stamp_seconds_to_ms) divides the start in
+// ms by 1000.0 in double instead, so the two often differ by 1 ms.
+int64_t offline_stamp_ms(float sec, int64_t segment_start_sample);
 
 // Per-session / per-worker scratch; the model and front end are the engine's.
 class OfflineAsr {

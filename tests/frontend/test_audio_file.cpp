@@ -278,3 +278,82 @@ TEST_F(AudioFile, TruncatedFlacIsDecodedOrRejectedCleanly) {
 
 }  // namespace
 }  // namespace paraserve
+
+namespace paraserve {
+namespace {
+
+// AudioReader (block-by-block decoding) gives exactly the samples of the whole-file decoders.
+std::vector<float> read_all(AudioReader& r, std::size_t* blocks = nullptr) {
+  std::vector<float> all, block;
+  std::size_t n = 0;
+  while (r.read(block)) {
+    EXPECT_FALSE(block.empty());
+    all.insert(all.end(), block.begin(), block.end());
+    ++n;
+  }
+  EXPECT_FALSE(r.read(block));  // stays at the end
+  if (blocks) *blocks = n;
+  return all;
+}
+
+TEST_F(AudioFile, ReaderMatchesWholeFileDecoding) {
+  std::mt19937 rng(5);
+  std::vector<std::int16_t> noise(3 * 44100 * 2);
+  for (auto& v : noise) v = static_cast<std::int16_t>(static_cast<int>(rng() % 20000) - 10000);
+  write(path("s44.wav"), wav16(noise, 44100, 2));  // resampled and mixed, many blocks
+  write(path("m16.wav"), wav16(tone16(40000, 300, 16000), 16000, 1));
+  write(path("u.wav"), wav16(tone16(20000, 440, 16000), 16000, 1, 0xFFFFFFFF));
+  std::vector<std::string> names = {"s44.wav", "m16.wav", "u.wav"};
+  if (have_sox()) {
+    sox(path("s44.wav") + " -b 24 " + path("s24.wav"));
+    sox(path("s44.wav") + " -b 32 -e floating-point " + path("f32.wav"));
+    sox(path("m16.wav") + " -e a-law " + path("alaw.wav"));  // WAV that FFmpeg decodes
+    sox(path("s44.wav") + " " + path("a.flac"));
+    sox(path("s44.wav") + " -r 48000 " + path("a.ogg"));
+    names.insert(names.end(), {"s24.wav", "f32.wav", "alaw.wav", "a.flac", "a.ogg"});
+  }
+  for (const auto& name : names) {
+    SCOPED_TRACE(name);
+    const auto whole = decode_audio_file(path(name));
+    auto r = AudioReader::open(path(name));
+    std::size_t blocks = 0;
+    EXPECT_EQ(read_all(*r, &blocks), whole.samples);
+    EXPECT_EQ(r->format(), whole.format);
+    EXPECT_EQ(r->source_rate(), whole.source_rate);
+    EXPECT_EQ(r->channels(), whole.channels);
+    if (name == "s44.wav") {
+      EXPECT_GE(blocks, 8u);  // really incremental
+    }
+  }
+  std::string bytes;
+  for (auto v : tone16(30000, 440, 8000)) put16(bytes, static_cast<std::uint16_t>(v));
+  write(path("a.pcm"), bytes);
+  auto r = AudioReader::open_raw_s16le(path("a.pcm"), 8000);
+  EXPECT_EQ(read_all(*r), decode_raw_pcm_s16le(path("a.pcm"), 8000).samples);
+}
+
+TEST_F(AudioFile, ReaderRejectsBadHeadersAtOpen) {
+  const auto x = tone16(1600, 440, 16000);
+  const std::string good = wav16(x, 16000, 1);
+  auto check = [&](const std::string& name, const std::string& bytes, const std::string& needle) {
+    write(path(name), bytes);
+    expect_error([&] { AudioReader::open(path(name)); }, path(name), needle);
+  };
+  expect_error([&] { AudioReader::open(path("missing.wav")); }, path("missing.wav"), "cannot open");
+  check("empty.wav", "", "empty file");
+  check("trunc.wav", good.substr(0, good.size() - 100), "truncated WAV");  // before any sample is read
+  check("nodata.wav", good.substr(0, 36), "no 'data' chunk");
+  std::string bad_align = good;
+  bad_align[32] = 3;
+  check("align.wav", bad_align, "block align");
+  check("odd.wav", wav16(x, 16000, 1, 3), "not a multiple of the block size");
+  write(path("zero.wav"), wav16({}, 16000, 1));
+  auto r = AudioReader::open(path("zero.wav"));
+  std::vector<float> block;
+  expect_error([&] { r->read(block); }, path("zero.wav"), "no audio samples");
+  write(path("odd.pcm"), "abc");
+  expect_error([&] { AudioReader::open_raw_s16le(path("odd.pcm"), 8000); }, path("odd.pcm"), "truncated");
+}
+
+}  // namespace
+}  // namespace paraserve
