@@ -10,6 +10,7 @@
 #   --quantize true|false   int8 (model_quant.onnx everywhere) or fp32              [true]
 #   -c N                    client connections                                     [4]
 #   -s S                    sessions (utterances) in total; connection i streams S/N [8]
+#   -w, --warmup W          warm-up sessions before the window (not measured)        [4]
 #   --wav FILE              audio to stream (16 kHz mono WAV) [27.9 s clip joined from models/behav/audio]
 #   --decoder-threads N     [2]      --io-threads N   [1]      --model-threads N [1]
 #   --funasr-port P         [10295]  --paraserve-port P [10296]
@@ -29,12 +30,12 @@
 # started, and the window opens only after its "models loaded" log line). CPU = utime+stime of the
 # server process (/proc/PID/stat, all threads); minor faults = /proc/PID/stat field 10; context
 # switches = sum of /proc/PID/task/*/status over threads alive at both ends; RSS = /proc/PID/statm
-# sampled every 0.5 s ("before" = idle after load, "after" = --settle s after the client exits,
+# sampled every 0.5 s ("before" = idle after load and the warm-up, "after" = --settle s after the client exits,
 # "peak" = largest sample in between).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-quantize=true conns=4 sessions=8 wav="" dec_threads=2 io_threads=1 model_threads=1
+quantize=true conns=4 sessions=8 warmup=4 wav="" dec_threads=2 io_threads=1 model_threads=1
 funasr_port=10295 paraserve_port=10296 only="" settle=2 models=""
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 die() { echo "side-by-side: error: $*" >&2; exit 1; }
@@ -43,6 +44,7 @@ while [[ $# -gt 0 ]]; do
     --quantize) quantize="$2"; shift 2 ;;
     -c) conns="$2"; shift 2 ;;
     -s) sessions="$2"; shift 2 ;;
+    -w|--warmup) warmup="$2"; shift 2 ;;
     --wav) wav="$2"; shift 2 ;;
     --decoder-threads) dec_threads="$2"; shift 2 ;;
     --io-threads) io_threads="$2"; shift 2 ;;
@@ -59,6 +61,7 @@ done
 [[ -n "$models" ]] || { usage >&2; exit 2; }
 [[ "$quantize" == true || "$quantize" == false ]] || die "--quantize: expected true or false, got '$quantize'"
 [[ "$conns" =~ ^[1-9][0-9]*$ && "$sessions" =~ ^[1-9][0-9]*$ ]] || die "-c and -s: expected integers >= 1"
+[[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup: expected an integer >= 0"
 [[ -z "$only" || "$only" == funasr || "$only" == paraserve ]] || die "--only: expected funasr or paraserve"
 # --- binaries ---------------------------------------------------------------------------------
 run_funasr=1 run_paraserve=1
@@ -147,12 +150,21 @@ run_one() {
   done
   local load_s; load_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b-a}')
   sleep 1  # let start-up threads settle
+  local files=() i
+  if [[ $warmup -gt 0 ]]; then
+    # Warm-up sessions (same clip, same connections) outside the window: both servers are
+    # compared in steady state, as the soak's targets are, not on first-touch of their pools.
+    for ((i = 0; i < warmup; i++)); do files+=("$wav"); done
+    "$paraserve_bin" client --fast --mode 2pass -c "$conns" --port "$port" "${files[@]}" \
+      >"$out/$name.warmup.out" 2>&1 || die "$name: warm-up client failed (see $out/$name.warmup.out)"
+    sleep "$settle"
+  fi
   local rss_before; rss_before=$(rss_mib "$server_pid")
   (while read -r -a f <"/proc/$server_pid/statm"; do echo "${f[1]}"; sleep 0.5; done) \
     >"$out/$name.statm" 2>/dev/null &
   sampler_pid=$!
 
-  local files=() i
+  files=()
   for ((i = 0; i < sessions; i++)); do files+=("$wav"); done
   local s0 c0 w0 w1 s1 c1 rc=0
   s0=$(proc_stat "$server_pid"); c0=$(proc_ctxt "$server_pid"); w0=$(date +%s.%N)

@@ -160,7 +160,7 @@ TEST(Binary, ServeRefusesToStartWithoutARequiredModelDir) {
 // connection (what `paraserve client a_16k.wav b_8k.wav` does) both decode right.
 TEST(Binary, SixteenThenEightKilohertzOnOneConnection) {
   if (!std::getenv("PARASERVE_BIN") || !fs::exists(kModels + "/behaviour.json") || !fs::exists(kModels + "/vad"))
-    GTEST_SKIP() << "needs PARASERVE_BIN and models/behav";
+    PARASERVE_MODELS_MISSING("needs PARASERVE_BIN and models/behav");
   ServerProcess p;
   ASSERT_TRUE(start_server(p, kModels)) << "paraserve serve did not start";
   const auto audio = read_audio_file(kModels + "/audio/one_sentence.wav");
