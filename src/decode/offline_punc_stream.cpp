@@ -4,12 +4,11 @@ namespace paraserve {
 
 namespace {
 
-// FunASR's com-define.h indices into punc_list.
-constexpr int kNotPuncIndex = 1;
-constexpr int kCommaIndex = 2;
-constexpr int kPeriodIndex = 3;
-constexpr int kQuestionIndex = 4;
-constexpr int kDunIndex = 5;
+using punc_index::kNotPunc;
+using punc_index::kComma;
+using punc_index::kPeriod;
+using punc_index::kQuestion;
+using punc_index::kDun;
 constexpr std::size_t kTokenLen = static_cast<std::size_t>(Punctuator::kTokenLen);
 constexpr std::size_t kPopTrigger = static_cast<std::size_t>(Punctuator::kCachePopTriggerLimit);
 
@@ -55,15 +54,15 @@ void OfflinePuncStream::run_window(bool last, std::string& out) {
     for (int k = static_cast<int>(puncs_.size()) - 2; k > 0; --k) {
       const int p = puncs_[static_cast<std::size_t>(k)];
       const std::string& m = punc_.mark(p);
-      if (m == punc_.mark(kPeriodIndex) || m == punc_.mark(kQuestionIndex)) {
+      if (m == punc_.mark(kPeriod) || m == punc_.mark(kQuestion)) {
         sent_end = k;
         break;
       }
-      if (last_comma < 0 && m == punc_.mark(kCommaIndex)) last_comma = k;
+      if (last_comma < 0 && m == punc_.mark(kComma)) last_comma = k;
     }
     if (sent_end < 0 && win_words_.size() > kPopTrigger && last_comma > 0) {
       sent_end = last_comma;
-      puncs_[static_cast<std::size_t>(sent_end)] = kPeriodIndex;
+      puncs_[static_cast<std::size_t>(sent_end)] = kPeriod;
     }
     keep = static_cast<std::size_t>(sent_end + 1);
     if (win_words_.size() - keep > kMaxCarry) keep = win_words_.size();  // see the header
@@ -74,18 +73,18 @@ void OfflinePuncStream::run_window(bool last, std::string& out) {
   for (std::size_t k = 0; k < keep; ++k) {
     if (k > 0 && is_ascii(win_words_[k - 1][0]) && is_ascii(win_words_[k][0])) out += ' ';
     out += win_words_[k];
-    if (puncs_[k] != kNotPuncIndex) out += punc_.mark(puncs_[k]);
+    if (puncs_[k] != kNotPunc) out += punc_.mark(puncs_[k]);
   }
   if (last && keep > 0) {
     // The text always ends a sentence: a final ，/、 becomes 。, otherwise 。 is added unless
     // it already ends in 。/？ (compared as strings, like FunASR's NewString.back()).
     const int p = puncs_[keep - 1];
-    const std::string& m = p != kNotPuncIndex ? punc_.mark(p) : win_words_[keep - 1];
-    if (m == punc_.mark(kCommaIndex) || m == punc_.mark(kDunIndex)) {
+    const std::string& m = p != kNotPunc ? punc_.mark(p) : win_words_[keep - 1];
+    if (m == punc_.mark(kComma) || m == punc_.mark(kDun)) {
       out.resize(out.size() - m.size());
-      out += punc_.mark(kPeriodIndex);
-    } else if (m != punc_.mark(kPeriodIndex) && m != punc_.mark(kQuestionIndex)) {
-      out += punc_.mark(kPeriodIndex);
+      out += punc_.mark(kPeriod);
+    } else if (m != punc_.mark(kPeriod) && m != punc_.mark(kQuestion)) {
+      out += punc_.mark(kPeriod);
     }
   }
 }

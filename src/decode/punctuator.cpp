@@ -9,13 +9,12 @@ namespace paraserve {
 
 namespace {
 
-// FunASR's com-define.h indices into punc_list.
-constexpr int kNotPuncIndex = 1;
-constexpr int kCommaIndex = 2;
-constexpr int kPeriodIndex = 3;
-constexpr int kQuestionIndex = 4;
-constexpr int kDunIndex = 5;
-constexpr std::string_view kNotPunc = "_";
+using punc_index::kNotPunc;
+using punc_index::kComma;
+using punc_index::kPeriod;
+using punc_index::kQuestion;
+using punc_index::kDun;
+constexpr std::string_view kNotPuncMark = "_";
 
 bool is_ascii(char c) { return (static_cast<unsigned char>(c) & 0x80) == 0; }
 
@@ -162,15 +161,15 @@ void Punctuator::run_windows(std::string_view text, int cache_len, bool with_mas
       int last_comma = -1;
       for (int k = static_cast<int>(puncs.size()) - 2; k > 0; --k) {
         const std::string& p = punc(puncs[static_cast<size_t>(k)]);
-        if (p == punc(kPeriodIndex) || p == punc(kQuestionIndex)) {
+        if (p == punc(kPeriod) || p == punc(kQuestion)) {
           sent_end = k;
           break;
         }
-        if (last_comma < 0 && p == punc(kCommaIndex)) last_comma = k;
+        if (last_comma < 0 && p == punc(kComma)) last_comma = k;
       }
       if (sent_end < 0 && win_words.size() > kCachePopTriggerLimit && last_comma > 0) {
         sent_end = last_comma;  // a very long run without a full stop: end it at its last comma
-        puncs[static_cast<size_t>(sent_end)] = kPeriodIndex;
+        puncs[static_cast<size_t>(sent_end)] = kPeriod;
       }
       keep = static_cast<size_t>(sent_end + 1);
       remain_ids.assign(win_ids.begin() + static_cast<std::ptrdiff_t>(keep), win_ids.end());
@@ -219,7 +218,7 @@ std::string Punctuator::punctuate_realtime(std::string_view text,
     }
     if (skipped >= cache_len) {
       const std::string& p = punc(s.puncs[i]);
-      if (p != kNotPunc) append(p);
+      if (p != kNotPuncMark) append(p);
     }
   }
 
@@ -227,7 +226,7 @@ std::string Punctuator::punctuate_realtime(std::string_view text,
   int sent_end = -1;
   for (int k = static_cast<int>(s.puncs.size()) - 2; k > 0; --k) {
     const int p = s.puncs[static_cast<size_t>(k)];
-    if (p == kPeriodIndex || p == kQuestionIndex) {
+    if (p == kPeriod || p == kQuestion) {
       sent_end = k;
       break;
     }
@@ -239,7 +238,7 @@ std::string Punctuator::punctuate_realtime(std::string_view text,
   if (n - cache_from > kMaxCacheWords) {
     size_t cut = n - kMaxCacheWords;
     for (size_t k = n - 1; k-- > cut - 1;) {  // last comma in [cut - 1, n - 2]
-      if (s.puncs[k] == kCommaIndex) {
+      if (s.puncs[k] == kComma) {
         cut = k + 1;
         break;
       }
@@ -273,17 +272,17 @@ std::string Punctuator::punctuate_offline(std::string_view text) const {
       s.words[i].insert(s.words[i].begin(), ' ');
     }
     elems.push_back(s.words[i]);
-    if (s.puncs[i] != kNotPuncIndex) elems.push_back(punc(s.puncs[i]));
+    if (s.puncs[i] != kNotPunc) elems.push_back(punc(s.puncs[i]));
   }
 
   if (!elems.empty()) {
     // The text always ends a sentence: a final ，/、 becomes 。, otherwise 。 is added unless
     // it already ends in 。/？.
     const std::string& last = elems.back();
-    if (last == punc(kCommaIndex) || last == punc(kDunIndex)) {
-      elems.back() = punc(kPeriodIndex);
-    } else if (last != punc(kPeriodIndex) && last != punc(kQuestionIndex)) {
-      elems.push_back(punc(kPeriodIndex));
+    if (last == punc(kComma) || last == punc(kDun)) {
+      elems.back() = punc(kPeriod);
+    } else if (last != punc(kPeriod) && last != punc(kQuestion)) {
+      elems.push_back(punc(kPeriod));
     }
   }
   std::string out;

@@ -41,6 +41,16 @@ class PuncTokenizer {
 // [cache_len, L) are 0. `mask` is resized.
 void punc_vad_mask(int L, int cache_len, std::vector<float>& mask);
 
+// FunASR's com-define.h indices into punc_list (the model's output classes), shared by the
+// realtime punctuator and the offline window stream.
+namespace punc_index {
+constexpr int kNotPunc = 1;
+constexpr int kComma = 2;
+constexpr int kPeriod = 3;
+constexpr int kQuestion = 4;
+constexpr int kDun = 5;
+}  // namespace punc_index
+
 class Punctuator {
  public:
   static constexpr int kTokenLen = 20;                // TOKEN_LEN (window size)
