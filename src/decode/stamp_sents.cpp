@@ -75,38 +75,52 @@ bool is_stamp_punctuation(std::string_view unit) {
   return true;
 }
 
+void SentenceStampBuilder::add_word(const std::string& unit, const TokenStamp& stamp) {
+  if (!cur_.text_seg.empty()) cur_.text_seg += ' ';
+  cur_.text_seg += unit;
+  cur_.ts_list.push_back(stamp);
+}
+
+SentenceStamp SentenceStampBuilder::close(const std::string& punc) {
+  if (!cur_.ts_list.empty()) {
+    cur_.start = cur_.ts_list.front().begin_ms;
+    cur_.end = cur_.ts_list.back().end_ms;
+  }
+  cur_.punc = punc;
+  SentenceStamp done = std::move(cur_);
+  cur_ = SentenceStamp{};
+  cur_.start = 0;
+  cur_.end = 0;
+  return done;
+}
+
+bool SentenceStampBuilder::finish(SentenceStamp& out) {
+  const bool any = !cur_.ts_list.empty();
+  if (any) {
+    cur_.start = cur_.ts_list.front().begin_ms;
+    cur_.end = cur_.ts_list.back().end_ms;
+    cur_.punc.clear();
+    out = std::move(cur_);
+  }
+  cur_ = SentenceStamp{};
+  return any;
+}
+
 std::vector<SentenceStamp> build_stamp_sents(const std::string& punctuated_text,
                                              std::span<const TokenStamp> stamps) {
   std::vector<std::string> units;
   split_stamp_units(punctuated_text, units);
 
   std::vector<SentenceStamp> out;
-  SentenceStamp cur;  // start/end begin at -1; after the first sentence they restart at 0
+  SentenceStampBuilder builder;
   size_t next_stamp = 0;
   for (const std::string& unit : units) {
-    if (is_stamp_punctuation(unit)) {
-      if (!cur.ts_list.empty()) {
-        cur.start = cur.ts_list.front().begin_ms;
-        cur.end = cur.ts_list.back().end_ms;
-      }
-      cur.punc = unit;
-      out.push_back(std::move(cur));
-      cur = SentenceStamp{};
-      cur.start = 0;
-      cur.end = 0;
-    } else if (next_stamp < stamps.size()) {
-      if (!cur.text_seg.empty()) cur.text_seg += ' ';
-      cur.text_seg += unit;
-      cur.ts_list.push_back(stamps[next_stamp++]);
-    }
+    if (is_stamp_punctuation(unit)) out.push_back(builder.close(unit));
+    else if (next_stamp < stamps.size()) builder.add_word(unit, stamps[next_stamp++]);
     // A non-punctuation unit without a stamp left is dropped.
   }
-  if (!cur.ts_list.empty()) {  // text after the last punctuation
-    cur.start = cur.ts_list.front().begin_ms;
-    cur.end = cur.ts_list.back().end_ms;
-    cur.punc.clear();
-    out.push_back(std::move(cur));
-  }
+  SentenceStamp tail;
+  if (builder.finish(tail)) out.push_back(std::move(tail));  // text after the last punctuation
   return out;
 }
 

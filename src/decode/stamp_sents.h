@@ -23,6 +23,22 @@ void split_stamp_units(std::string_view text, std::vector<std::string>& units);
 // "，。？、,?" (so e.g. "！" = EF BC 81 also counts).
 bool is_stamp_punctuation(std::string_view unit);
 
+// One sentence of TimestampSentence being built, unit by unit: build_stamp_sents() and the
+// streaming transcriber walk their units through it.
+class SentenceStampBuilder {
+ public:
+  // A word unit with its token stamp.
+  void add_word(const std::string& unit, const TokenStamp& stamp);
+  // A punctuation unit ends the sentence, which is returned; the next one starts at 0/0
+  // (the first sentence starts at -1/-1, FunASR's initial values).
+  SentenceStamp close(const std::string& punc);
+  // End of text: the words after the last punctuation, if any, as a sentence without punc.
+  bool finish(SentenceStamp& out);
+
+ private:
+  SentenceStamp cur_;
+};
+
 std::vector<SentenceStamp> build_stamp_sents(const std::string& punctuated_text,
                                              std::span<const TokenStamp> stamps);
 

@@ -170,31 +170,15 @@ struct TranscribeStream::Impl {
       }
       for (const std::string& unit : units) {
         if (is_stamp_punctuation(unit)) {
-          if (!cur.ts_list.empty()) {
-            cur.start = cur.ts_list.front().begin_ms;
-            cur.end = cur.ts_list.back().end_ms;
-          }
-          cur.punc = unit;
-          sink.on_sentence(cur);
-          cur = SentenceStamp{};
-          cur.start = 0;
-          cur.end = 0;
+          sink.on_sentence(sentence.close(unit));
         } else if (!fifo.empty()) {
-          if (!cur.text_seg.empty()) cur.text_seg += ' ';
-          cur.text_seg += unit;
-          cur.ts_list.push_back(fifo.front());
+          sentence.add_word(unit, fifo.front());
           fifo.pop_front();
         }
       }
       sent_held.erase(0, cut);
     }
-    if (eof && !cur.ts_list.empty()) {
-      cur.start = cur.ts_list.front().begin_ms;
-      cur.end = cur.ts_list.back().end_ms;
-      cur.punc.clear();
-      sink.on_sentence(cur);
-      cur = SentenceStamp{};
-    }
+    if (eof && sentence.finish(tail)) sink.on_sentence(tail);
   }
 
   // Drops audio that no segment can need any more.
@@ -225,7 +209,8 @@ struct TranscribeStream::Impl {
   std::string sent_held;
   std::deque<TokenStamp> fifo;
   bool any_stamp = false;
-  SentenceStamp cur;
+  SentenceStampBuilder sentence;
+  SentenceStamp tail;
   std::vector<std::string> units;
 };
 
