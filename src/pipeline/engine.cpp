@@ -39,7 +39,10 @@ std::shared_ptr<const Engine> load_engine(const EngineConfig& config) {
     throw Error("no model directory given (need at least --model-dir or --online-model-dir)");
   auto engine = std::make_shared<Engine>();
   engine->config = config;
+  if (config.offline_scratch_idle < 0) throw Error("offline scratch pool size must be >= 0");
   engine->runtime = std::make_unique<OrtRuntime>(config.ort);
+  engine->offline_scratch =
+      std::make_unique<ScratchPool<OfflineScratch>>(static_cast<std::size_t>(config.offline_scratch_idle));
   OrtRuntime& rt = *engine->runtime;
 
   if (!config.vad_dir.empty()) {

@@ -19,6 +19,9 @@ struct EngineConfig {
   std::string vad_quant = "true";
   std::string punc_quant = "true";
   OrtOptions ort;                 // ONNX Runtime session options (threads, arena, ...)
+  // Offline-pass scratch sets kept for reuse while idle (one per concurrent offline pass is
+  // in use; each holds the buffers of the longest segment it served, <= ~12 MB for 60 s).
+  int offline_scratch_idle = 8;
 };
 
 struct Engine;  // defined in pipeline/engine_impl.h; holds the model objects

@@ -18,7 +18,9 @@
 #include "models/punc_model.h"
 #include "models/vad_model.h"
 #include "models/vocab.h"
+#include "common/scratch_pool.h"
 #include "pipeline/engine.h"
+#include "pipeline/offline_asr.h"
 
 namespace paraserve {
 
@@ -44,6 +46,10 @@ struct Engine {
 
   std::shared_ptr<const OfflineParaformerModel> offline;
   OfflineFrontEnd offline_front;  // valid when offline is set
+  // Segment-sized buffers of the offline pass, borrowed per segment by whichever thread runs
+  // it (so at most one per decoder thread is in use); thread-safe, hence usable through the
+  // otherwise read-only engine.
+  std::unique_ptr<ScratchPool<OfflineScratch>> offline_scratch;
 
   std::shared_ptr<const PuncModel> punc;
   std::unique_ptr<PuncModelRunner> punc_runner;

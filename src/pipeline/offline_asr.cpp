@@ -21,49 +21,42 @@ int64_t offline_stamp_ms(float sec, int64_t segment_start_sample) {
 
 OfflineAsr::OfflineAsr(const Engine& engine) : engine_(engine) { engine.require_offline("the offline pass"); }
 
-void OfflineAsr::recognize(std::span<const float> samples, int64_t segment_start_ms, OfflineAsrResult& out) {
+void OfflineAsr::recognize(std::span<const float> samples, int64_t segment_start_ms, OfflineScratch& scratch,
+                           OfflineAsrResult& out) const {
   out.text.clear();
   out.stamps.clear();
   out.stamp_seconds.clear();
   out.has_timestamps = engine_.offline->has_timestamps();
   const OfflineFrontEnd& fe = engine_.offline_front;
-  scaled_.resize(samples.size());
-  for (std::size_t i = 0; i < samples.size(); ++i) scaled_[i] = samples[i] * 32768.0f;
-  fbank_.clear();
-  fe.fbank->compute(scaled_, fbank_);
-  const int T = static_cast<int>(fbank_.size() / static_cast<std::size_t>(fe.fbank->dim()));
+  scratch.scaled.resize(samples.size());
+  for (std::size_t i = 0; i < samples.size(); ++i) scratch.scaled[i] = samples[i] * 32768.0f;
+  scratch.fbank.clear();
+  fe.fbank->compute(scratch.scaled, scratch.fbank);
+  const int T = static_cast<int>(scratch.fbank.size() / static_cast<std::size_t>(fe.fbank->dim()));
   if (T == 0) return;  // FunASR: no frames -> empty result
-  lfr_.clear();
-  lfr_offline(fbank_.data(), T, fe.fbank->dim(), fe.config.lfr_m, fe.config.lfr_n, lfr_);
+  scratch.lfr.clear();
+  lfr_offline(scratch.fbank.data(), T, fe.fbank->dim(), fe.config.lfr_m, fe.config.lfr_n, scratch.lfr);
   const int dim = fe.config.lfr_m * fe.fbank->dim();
-  const int T_lfr = static_cast<int>(lfr_.size() / static_cast<std::size_t>(dim));
-  fe.cmvn.apply(lfr_.data(), T_lfr, dim);
-  engine_.offline->run(lfr_.data(), T_lfr, output_);
+  const int T_lfr = static_cast<int>(scratch.lfr.size() / static_cast<std::size_t>(dim));
+  fe.cmvn.apply(scratch.lfr.data(), T_lfr, dim);
+  engine_.offline->run(scratch.lfr.data(), T_lfr, scratch.output);
   // The logits' row count is the token count (token_num's dtype is unreliable, §3.4.1).
-  greedy_ids(output_.logits.data(), output_.num_rows, output_.vocab, ids_);
+  greedy_ids(scratch.output.logits.data(), scratch.output.num_rows, scratch.output.vocab, scratch.ids);
   const auto& tokens = fe.vocab->tokens();
   if (out.has_timestamps) {
-    TimestampedText tt = timestamped_text(output_.us_alphas, output_.us_cif_peak, ids_, tokens, segment_start_ms);
+    TimestampedText tt = timestamped_text(scratch.output.us_alphas, scratch.output.us_cif_peak, scratch.ids, tokens, segment_start_ms);
     out.text = std::move(tt.text);
     out.stamps = std::move(tt.stamps);
     out.stamp_seconds = std::move(tt.seconds);
   } else {
-    append_ids_to_text(ids_, tokens, out.text);
+    append_ids_to_text(scratch.ids, tokens, out.text);
   }
 }
 
-void OfflineAsr::release() {
-  std::vector<float>().swap(scaled_);
-  std::vector<float>().swap(fbank_);
-  std::vector<float>().swap(lfr_);
-  output_ = OfflineOutput{};
-  std::vector<int>().swap(ids_);
-}
-
-std::size_t OfflineAsr::state_bytes() const {
+std::size_t OfflineScratch::bytes() const {
   auto cap = [](const auto& v) { return v.capacity() * sizeof(v[0]); };
-  return cap(scaled_) + cap(fbank_) + cap(lfr_) + cap(output_.logits) + cap(output_.us_alphas) +
-         cap(output_.us_cif_peak) + cap(ids_);
+  return cap(segment) + cap(scaled) + cap(fbank) + cap(lfr) + cap(output.logits) + cap(output.us_alphas) +
+         cap(output.us_cif_peak) + cap(ids);
 }
 
 }  // namespace paraserve

@@ -29,22 +29,27 @@ struct OfflineAsrResult {
 // ms by 1000.0 in double instead, so the two often differ by 1 ms.
 int64_t offline_stamp_ms(float sec, int64_t segment_start_sample);
 
-// Per-session / per-worker scratch; the model and front end are the engine's.
+// Every segment-sized buffer of one offline pass. Borrowed per segment from the engine's
+// pool (Engine::offline_scratch), so the buffers keep their pages between segments and
+// sessions instead of being allocated and returned to the OS per segment (issue 9).
+struct OfflineScratch {
+  std::vector<float> segment;  // the segment's samples (filled by the caller)
+  std::vector<float> scaled, fbank, lfr;
+  OfflineOutput output;
+  std::vector<int> ids;
+  std::size_t bytes() const;
+};
+
+// The model and front end are the engine's; all buffers are the caller's scratch.
 class OfflineAsr {
  public:
   explicit OfflineAsr(const Engine& engine);  // throws if the engine has no offline model
-  // samples: 16 kHz floats in [-1,1). segment_start_ms: FunASR's frame->global_start.
-  void recognize(std::span<const float> samples, int64_t segment_start_ms, OfflineAsrResult& out);
-  // Frees the scratch (sized by the longest segment so far); the session calls it after
-  // each segment so idle sessions do not keep segment-sized buffers.
-  void release();
-  std::size_t state_bytes() const;
-
+  // samples: 16 kHz floats in [-1,1) (may be scratch.segment). segment_start_ms: FunASR's
+  // frame->global_start.
+  void recognize(std::span<const float> samples, int64_t segment_start_ms, OfflineScratch& scratch,
+                 OfflineAsrResult& out) const;
  private:
   const Engine& engine_;
-  std::vector<float> scaled_, fbank_, lfr_;
-  OfflineOutput output_;
-  std::vector<int> ids_;
 };
 
 }  // namespace paraserve

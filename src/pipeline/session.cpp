@@ -127,10 +127,11 @@ void StreamSession::Impl::process_piece(std::span<const int16_t> pcm, bool input
 
   // 5. Offline pass for each finished segment; only the last one's text is kept (FunASR).
   for (const SplitFrame& f : offline_frames) {
-    splitter.copy(f, frame_buf);
+    auto scratch = engine->offline_scratch->acquire();  // segment-sized buffers, reused
+    splitter.copy(f, scratch->segment);
     if (options.observer) [[unlikely]]
-      options.observer->on_offline_start(static_cast<int64_t>(frame_buf.size()) / AudioSplitter::kSamplesPerMs);
-    offline.recognize(frame_buf, f.global_start_ms, offline_result);
+      options.observer->on_offline_start(static_cast<int64_t>(scratch->segment.size()) / AudioSplitter::kSamplesPerMs);
+    offline.recognize(scratch->segment, f.global_start_ms, *scratch, offline_result);
     std::string text = engine->punctuator->punctuate_realtime(offline_result.text, punc_cache);
     finish_tpass_sentence(text, input_finished);
     r.offline_text = std::move(text);
@@ -139,12 +140,6 @@ void StreamSession::Impl::process_piece(std::span<const int16_t> pcm, bool input
     r.has_timestamps = !r.timestamps.empty();
     r.stamp_sents.clear();
     if (r.has_timestamps) r.stamp_sents = build_stamp_sents(r.offline_text, r.timestamps);
-  }
-  if (!offline_frames.empty()) offline.release();
-  // A long offline segment grows the history copy; give it back rather than keep it.
-  if (frame_buf.capacity() > static_cast<std::size_t>(options.chunk.chunk) * 960 * 2) {
-    std::vector<float>().swap(frame_buf);
-    frame_buf.reserve(static_cast<std::size_t>(options.chunk.chunk) * 960 + 16);
   }
 
   r.vad_start_ms = splitter.vad_start_ms();
@@ -214,7 +209,7 @@ std::size_t StreamSession::state_bytes() const {
   std::size_t punc = cap(s.punc_cache);
   for (const auto& w : s.punc_cache) punc += w.capacity();
   return sizeof(Impl) + s.vad.state_bytes() + s.splitter.state_bytes() + s.online.state_bytes() +
-         s.offline.state_bytes() + cap(s.pending) + cap(s.piece_in) + cap(s.piece) + cap(s.edges) +
+         cap(s.pending) + cap(s.piece_in) + cap(s.piece) + cap(s.edges) +
          cap(s.split_edges) + cap(s.online_frames) + cap(s.offline_frames) + cap(s.frame_buf) +
          punc + cap(s.offline_result.stamps) +
          s.offline_result.text.capacity();

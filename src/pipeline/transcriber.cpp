@@ -122,8 +122,9 @@ struct TranscribeStream::Impl {
       throw Error("transcribe: internal error: a VAD segment starts before the audio kept (" + std::to_string(s_ms) +
                   " ms)");
     const std::size_t off = static_cast<std::size_t>(first - hist_base);
+    auto scratch = engine->offline_scratch->acquire();
     asr.recognize(std::span<const float>(hist.data() + off, static_cast<std::size_t>(last - first)), first / kSamplesPerMs,
-                  r);
+                  *scratch, r);
     sink.on_segment({s_ms, e_ms, r.text});
     if (r.has_timestamps && !r.stamp_seconds.empty()) {
       stamps.clear();
@@ -223,8 +224,8 @@ double TranscribeStream::duration_s() const { return static_cast<double>(impl_->
 
 std::size_t TranscribeStream::state_bytes() const {
   const Impl& m = *impl_;
-  std::size_t b = m.hist.capacity() * sizeof(float) + m.sent_held.capacity() + m.fifo.size() * sizeof(TokenStamp) +
-                  m.asr.state_bytes();
+  // The offline pass's buffers are borrowed per segment from the engine's pool, not owned.
+  std::size_t b = m.hist.capacity() * sizeof(float) + m.sent_held.capacity() + m.fifo.size() * sizeof(TokenStamp);
   if (m.vad) b += m.vad->state_bytes();
   if (m.punc) b += m.punc->state_bytes();
   return b;
