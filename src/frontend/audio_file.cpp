@@ -10,6 +10,7 @@ extern "C" {
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -47,6 +48,12 @@ bool is_riff_wave(std::span<const std::uint8_t> b) {
 // Clamps to the int16-representable range FunASR expects ([-1, 1)) and resamples to 16 kHz.
 void finish(DecodedAudio& a, std::vector<float>&& mono, const std::string& name) {
   if (mono.empty()) fail(name, "no audio samples");
+  constexpr float kMax = 32767.0f / 32768.0f;
+  // Float WAVs (and FFmpeg's float codecs) can carry NaN and infinities: NaN survives the
+  // clamp below, and either would spread over the resampler's filter. Map them first
+  // (NaN -> silence, +-inf -> full scale); finite samples are left as they are.
+  for (float& x : mono)
+    if (!std::isfinite(x)) x = std::isnan(x) ? 0.0f : (x > 0 ? kMax : -1.0f);
   if (a.source_rate != kTargetSampleRate) {
     StreamingResampler rs(a.source_rate, kTargetSampleRate);
     a.samples.reserve(static_cast<std::size_t>(static_cast<double>(mono.size()) * kTargetSampleRate / a.source_rate) + 64);
@@ -55,7 +62,6 @@ void finish(DecodedAudio& a, std::vector<float>&& mono, const std::string& name)
   } else {
     a.samples = std::move(mono);
   }
-  constexpr float kMax = 32767.0f / 32768.0f;
   for (float& x : a.samples) x = std::clamp(x, -1.0f, kMax);
 }
 

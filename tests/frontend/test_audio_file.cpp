@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -274,6 +275,45 @@ TEST_F(AudioFile, TruncatedFlacIsDecodedOrRejectedCleanly) {
   }
   fs::resize_file(path("a.flac"), 20);  // header only
   expect_error([&] { decode_audio_file(path("a.flac")); }, path("a.flac"), "");
+}
+
+// Float WAVs can hold NaN and infinities; the decoder promises finite samples in [-1, 1)
+// (found by the audio_bytes fuzz target; tests/fuzz/audio_bytes/regressions). At 16 kHz
+// the values map one to one; at 8 kHz one NaN would otherwise spread through the resampler.
+TEST_F(AudioFile, FloatWavNanAndInfinityBecomeFinite) {
+  constexpr float kMax = 32767.0f / 32768.0f;
+  const float nan = std::nanf(""), inf = INFINITY;
+  const std::vector<float> x = {0.25f, nan, inf, -inf, -0.5f, 2.0f, nan, 0.0f};
+  for (int rate : {16000, 8000}) {
+    std::string s = "RIFF";
+    put32(s, static_cast<std::uint32_t>(36 + x.size() * 4));
+    s += "WAVEfmt ";
+    put32(s, 16);
+    put16(s, 3);  // IEEE float
+    put16(s, 1);
+    put32(s, static_cast<std::uint32_t>(rate));
+    put32(s, static_cast<std::uint32_t>(rate * 4));
+    put16(s, 4);
+    put16(s, 32);
+    s += "data";
+    put32(s, static_cast<std::uint32_t>(x.size() * 4));
+    for (float v : x) {
+      std::uint32_t u;
+      std::memcpy(&u, &v, 4);
+      put32(s, u);
+    }
+    const std::vector<std::uint8_t> bytes(s.begin(), s.end());
+    const auto a = decode_audio_bytes(bytes, "nan.wav");
+    ASSERT_FALSE(a.samples.empty());
+    for (float v : a.samples) {
+      EXPECT_TRUE(std::isfinite(v)) << rate;
+      EXPECT_GE(v, -1.0f);
+      EXPECT_LE(v, kMax);
+    }
+    if (rate == 16000) {
+      EXPECT_EQ(a.samples, (std::vector<float>{0.25f, 0.0f, kMax, -1.0f, -0.5f, kMax, 0.0f, 0.0f}));
+    }
+  }
 }
 
 }  // namespace

@@ -52,3 +52,14 @@ std::size_t replay(const Target& t, const char* kind) {
 TEST_P(FuzzReplay, SeedCorpus) {
   EXPECT_GT(replay(GetParam(), "corpus"), 0u) << "no inputs in tests/fuzz/" << GetParam().name << "/corpus";
 }
+
+// Inputs that once crashed a target or broke an invariant (each fixed; see docs/testing.md).
+// Only some targets have any, so the count is checked over all of them.
+TEST(FuzzRegressions, EveryKeptInputStillPasses) {
+  std::size_t n = 0;
+  for (const Target& t : kTargets) n += replay(t, "regressions");
+  EXPECT_GE(n, 2u) << "the committed regression inputs are missing";
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, FuzzReplay, ::testing::ValuesIn(kTargets),
+                         [](const ::testing::TestParamInfo<Target>& i) { return std::string(i.param.name); });
