@@ -49,11 +49,11 @@ bool is_riff_wave(std::span<const std::uint8_t> b) {
 void finish(DecodedAudio& a, std::vector<float>&& mono, const std::string& name) {
   if (mono.empty()) fail(name, "no audio samples");
   constexpr float kMax = 32767.0f / 32768.0f;
-  // Float WAVs (and FFmpeg's float codecs) can carry NaN and infinities: NaN survives the
-  // clamp below, and either would spread over the resampler's filter. Map them first
-  // (NaN -> silence, +-inf -> full scale); finite samples are left as they are.
-  for (float& x : mono)
-    if (!std::isfinite(x)) x = std::isnan(x) ? 0.0f : (x > 0 ? kMax : -1.0f);
+  // Float WAVs (and FFmpeg's float codecs) can carry NaN, infinities and huge values: NaN
+  // survives std::clamp, and huge values overflow in the resampler's filter (inf - inf =
+  // NaN, spread over the filter length). Clamp first (NaN -> silence); the resampler may
+  // overshoot slightly, so clamp again after it. Integer PCM is always in range already.
+  for (float& x : mono) x = std::isnan(x) ? 0.0f : std::clamp(x, -1.0f, kMax);
   if (a.source_rate != kTargetSampleRate) {
     StreamingResampler rs(a.source_rate, kTargetSampleRate);
     a.samples.reserve(static_cast<std::size_t>(static_cast<double>(mono.size()) * kTargetSampleRate / a.source_rate) + 64);

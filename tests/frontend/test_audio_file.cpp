@@ -277,13 +277,15 @@ TEST_F(AudioFile, TruncatedFlacIsDecodedOrRejectedCleanly) {
   expect_error([&] { decode_audio_file(path("a.flac")); }, path("a.flac"), "");
 }
 
-// Float WAVs can hold NaN and infinities; the decoder promises finite samples in [-1, 1)
-// (found by the audio_bytes fuzz target; tests/fuzz/audio_bytes/regressions). At 16 kHz
+// Float WAVs can hold NaN, infinities and huge values; the decoder promises finite samples
+// in [-1, 1) (found by the audio_bytes and audio_file fuzz targets; regression inputs under
+// tests/fuzz/audio_*/regressions). At 16 kHz
 // the values map one to one; at 8 kHz one NaN would otherwise spread through the resampler.
 TEST_F(AudioFile, FloatWavNanAndInfinityBecomeFinite) {
   constexpr float kMax = 32767.0f / 32768.0f;
   const float nan = std::nanf(""), inf = INFINITY;
-  const std::vector<float> x = {0.25f, nan, inf, -inf, -0.5f, 2.0f, nan, 0.0f};
+  // 3e38 is finite but overflows a resampler's filter sum (found by the audio_file target).
+  const std::vector<float> x = {0.25f, nan, inf, -inf, -0.5f, 2.0f, nan, 0.0f, 3e38f, -3e38f, 3e38f, 0.1f};
   for (int rate : {16000, 8000}) {
     std::string s = "RIFF";
     put32(s, static_cast<std::uint32_t>(36 + x.size() * 4));
@@ -311,7 +313,8 @@ TEST_F(AudioFile, FloatWavNanAndInfinityBecomeFinite) {
       EXPECT_LE(v, kMax);
     }
     if (rate == 16000) {
-      EXPECT_EQ(a.samples, (std::vector<float>{0.25f, 0.0f, kMax, -1.0f, -0.5f, kMax, 0.0f, 0.0f}));
+      EXPECT_EQ(a.samples,
+                (std::vector<float>{0.25f, 0.0f, kMax, -1.0f, -0.5f, kMax, 0.0f, 0.0f, kMax, -1.0f, kMax, 0.1f}));
     }
   }
 }
