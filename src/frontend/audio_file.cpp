@@ -59,6 +59,10 @@ void finish(DecodedAudio& a, std::vector<float>&& mono, const std::string& name)
     a.samples.reserve(static_cast<std::size_t>(static_cast<double>(mono.size()) * kTargetSampleRate / a.source_rate) + 64);
     rs.process(mono, a.samples);
     rs.flush(a.samples);
+    // A few samples at a high rate can resample to nothing; success always has samples.
+    if (a.samples.empty())
+      fail(name, "no audio samples (" + std::to_string(mono.size()) + " at " + std::to_string(a.source_rate) +
+                     " Hz is shorter than one sample at 16 kHz)");
   } else {
     a.samples = std::move(mono);
   }

@@ -223,6 +223,13 @@ TEST_F(AudioFile, RawPcm) {
   expect_error([&] { decode_raw_pcm_s16le(path("a.pcm"), 0); }, path("a.pcm"), "sample rate");
   write(path("empty.pcm"), "");
   expect_error([&] { decode_raw_pcm_s16le(path("empty.pcm"), 16000); }, path("empty.pcm"), "empty file");
+  // One sample at 44.1 kHz resamples to none: an error, not an empty success (fuzz finding;
+  // tests/fuzz/audio_file/regressions/one_sample_44k.pcm).
+  write(path("one.pcm"), "Ig");
+  expect_error([&] { decode_raw_pcm_s16le(path("one.pcm"), 44100); }, path("one.pcm"),
+               "no audio samples (1 at 44100 Hz is shorter than one sample at 16 kHz)");
+  write(path("short.wav"), wav16(std::vector<std::int16_t>(16, 100), 531776, 1));
+  expect_error([&] { decode_audio_file(path("short.wav")); }, path("short.wav"), "no audio samples (16 at 531776 Hz");
 }
 
 TEST_F(AudioFile, ErrorPaths) {
