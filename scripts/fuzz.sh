@@ -56,7 +56,7 @@ run_one() {
   mkdir -p "$work" "$crashes"
   local seeds=("$root/tests/fuzz/$t/corpus")
   [[ -d "$root/tests/fuzz/$t/regressions" ]] && seeds+=("$root/tests/fuzz/$t/regressions")
-  local rc=0
+  local rc=0 t0=$SECONDS
   nice -n "$nice_level" "$bin" "$work" "${seeds[@]}" -max_total_time="$secs" -max_len="${max_len[$t]:-4096}" \
     -timeout=25 -rss_limit_mb=2048 -malloc_limit_mb=1024 -artifact_prefix="$crashes/" -print_final_stats=1 \
     >"$dir/logs/$t.log" 2>&1 || rc=$?
@@ -65,7 +65,7 @@ run_one() {
   corpus="$(grep -oE 'corp: [0-9]+/[0-9]+[a-zA-Z]*' "$dir/logs/$t.log" | tail -1 | sed 's/corp: //')"
   local found
   found="$(find "$crashes" -type f -newer "$dir/logs/$t.log.start" 2>/dev/null | wc -l)"
-  printf '%-17s %5ss  execs %-10s corpus %-12s findings %s%s\n' "$t" "$secs" "${execs:-?}" "${corpus:-?}" "$found" \
+  printf '%-17s %5ss  execs %-10s corpus %-12s findings %s%s\n' "$t" "$((SECONDS - t0))" "${execs:-?}" "${corpus:-?}" "$found" \
     "$([[ $rc != 0 ]] && echo "  (exit $rc, see $dir/logs/$t.log)")"
   [[ $rc == 0 && $found == 0 ]]
 }
