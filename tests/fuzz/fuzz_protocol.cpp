@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "fuzz_targets.h"
 #include "observability/metrics.h"
@@ -168,6 +169,9 @@ struct Reader {
 }  // namespace
 
 int connection(const std::uint8_t* data, std::size_t size) {
+  // Every protocol error is logged at info level; millions of them only slow the fuzzer.
+  static const bool quiet = (spdlog::set_level(spdlog::level::warn), true);
+  (void)quiet;
   boost::asio::io_context io, work;
   Metrics registry;
   server::ServerMetrics metrics(registry, {});
