@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Leak checks (issue 6), one command:
-#   1. builds an AddressSanitizer + LeakSanitizer tree (build-asan) and runs the whole CTest
-#      suite in it (any ASan error or leak report fails the test that produced it);
+#   1. builds an AddressSanitizer + LeakSanitizer + UBSan tree (build-asan, via
+#      scripts/sanitize.sh asan --all) and runs the whole CTest suite in it (any ASan/UBSan
+#      error or leak report fails);
 #   2. builds a plain glibc-malloc binary with debug info (build-memcheck) and runs a short
 #      `paraserve serve` session under valgrind memcheck: a few 2pass utterances with
 #      `paraserve client` (one connection reused for two utterances, one fresh connection),
@@ -24,18 +25,9 @@ wav="$root/models/behav/audio/three_sentences.wav"
 status=0
 
 run_asan() {
-  echo "== ASan + LSan: configure + build $asan_dir"
-  # No -Werror here: with ASan instrumentation g++ 12 reports false -Warray-bounds positives
-  # (e.g. tests that read past a buffer on purpose inside EXPECT_THROW).
-  cmake -S "$root" -B "$asan_dir" -DPARASERVE_SANITIZE=address -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DPARASERVE_BUILD_BENCH=OFF -DPARASERVE_WERROR=OFF >/dev/null
-  cmake --build "$asan_dir" -j"$jobs"
-  echo "== ASan + LSan: ctest"
-  # halt_on_error: the first error fails the test; detect_leaks: LSan at exit (default on x86-64,
-  # explicit here). scripts/lsan.supp covers ONNX Runtime's own one-time allocations only.
-  ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1" \
-    LSAN_OPTIONS="suppressions=$root/scripts/lsan.supp:print_suppressions=0" \
-    ctest --test-dir "$asan_dir" --output-on-failure -j"$jobs" --timeout 900 || status=1
+  # The ASan (+ LSan + UBSan) tree and its suppressions live in scripts/sanitize.sh; this runs
+  # the whole CTest suite in it (any ASan/UBSan error or leak report fails).
+  JOBS="$jobs" ASAN_DIR="$asan_dir" "$root/scripts/sanitize.sh" asan --all || status=1
 }
 
 run_valgrind() {

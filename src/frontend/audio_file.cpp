@@ -12,6 +12,7 @@ extern "C" {
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -49,19 +50,33 @@ bool is_riff_wave(std::span<const std::uint8_t> b) {
   return b.size() >= 12 && std::memcmp(b.data(), "RIFF", 4) == 0 && std::memcmp(b.data() + 8, "WAVE", 4) == 0;
 }
 
+constexpr float kMaxSample = 32767.0f / 32768.0f;
+
+// Float WAVs (and FFmpeg's float codecs) can carry NaN, infinities and huge values: NaN
+// survives std::clamp, and huge values overflow in the resampler's filter (inf - inf = NaN,
+// spread over the filter length). Clamp before resampling (NaN -> silence); the resampler
+// may overshoot slightly, so callers clamp again after it. Integer PCM is always in range.
+void sanitize_samples(std::vector<float>& x) {
+  for (float& v : x) v = std::isnan(v) ? 0.0f : std::clamp(v, -1.0f, kMaxSample);
+}
+
 // Clamps to the int16-representable range FunASR expects ([-1, 1)) and resamples to 16 kHz.
 void finish(DecodedAudio& a, std::vector<float>&& mono, const std::string& name) {
   if (mono.empty()) fail(name, "no audio samples");
+  sanitize_samples(mono);
   if (a.source_rate != kTargetSampleRate) {
     StreamingResampler rs(a.source_rate, kTargetSampleRate);
     a.samples.reserve(static_cast<std::size_t>(static_cast<double>(mono.size()) * kTargetSampleRate / a.source_rate) + 64);
     rs.process(mono, a.samples);
     rs.flush(a.samples);
+    // A few samples at a high rate can resample to nothing; success always has samples.
+    if (a.samples.empty())
+      fail(name, "no audio samples (" + std::to_string(mono.size()) + " at " + std::to_string(a.source_rate) +
+                     " Hz is shorter than one sample at 16 kHz)");
   } else {
     a.samples = std::move(mono);
   }
-  constexpr float kMax = 32767.0f / 32768.0f;
-  for (float& x : a.samples) x = std::clamp(x, -1.0f, kMax);
+  for (float& x : a.samples) x = std::clamp(x, -1.0f, kMaxSample);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -440,11 +455,11 @@ void AudioReader::set_source(int rate, int channels, std::string format) {
 
 bool AudioReader::read(std::vector<float>& out) {
   out.clear();
-  constexpr float kMax = 32767.0f / 32768.0f;
   while (out.empty() && !done_) {
     mono_.clear();
     const bool more = pull(mono_);
     total_in_ += mono_.size();
+    sanitize_samples(mono_);
     if (!mono_.empty() && !resampler_ && source_rate_ != kTargetSampleRate)
       resampler_ = std::make_unique<StreamingResampler>(source_rate_, kTargetSampleRate);
     if (resampler_) {
@@ -456,9 +471,13 @@ bool AudioReader::read(std::vector<float>& out) {
       done_ = true;
       if (total_in_ == 0) fail(name_, "no audio samples");
       if (resampler_) resampler_->flush(out);
+      if (total_out_ == 0 && out.empty())
+        fail(name_, "no audio samples (" + std::to_string(total_in_) + " at " + std::to_string(source_rate_) +
+                        " Hz is shorter than one sample at 16 kHz)");
     }
   }
-  for (float& x : out) x = std::clamp(x, -1.0f, kMax);
+  total_out_ += out.size();
+  for (float& x : out) x = std::clamp(x, -1.0f, kMaxSample);
   return !out.empty();
 }
 

@@ -65,6 +65,7 @@ class AudioReader {
   std::vector<float> mono_;
   std::unique_ptr<StreamingResampler> resampler_;
   std::uint64_t total_in_ = 0;
+  std::uint64_t total_out_ = 0;
   bool done_ = false;
 };
 

@@ -15,8 +15,27 @@ TensorSpec spec(std::string name, ONNXTensorElementDataType type, std::vector<in
   return TensorSpec{std::move(name), type, std::move(shape)};
 }
 
+// A tensor name as it appears in a message: names come from the model file, and a control
+// character (e.g. a newline) must not split the one-line error or log line.
+std::string printable(const std::string& name) {
+  std::string out;
+  out.reserve(name.size());
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string where(bool input, std::size_t i, const std::string& name) {
-  return std::string(input ? "input " : "output ") + std::to_string(i) + " '" + name + "'";
+  return std::string(input ? "input " : "output ") + std::to_string(i) + " '" + printable(name) + "'";
 }
 
 // First difference between two tensor lists, or "".
@@ -32,9 +51,9 @@ std::string list_mismatch(const std::vector<TensorSpec>& actual, const std::vect
     const TensorSpec& a = actual[i];
     const std::string dir = input ? "input " : "output ";
     if (a.name != e.name)
-      return dir + std::to_string(i) + " is '" + a.name + "', expected '" + e.name + "'";
+      return dir + std::to_string(i) + " is '" + printable(a.name) + "', expected '" + e.name + "'";
     if (a.type != e.type)
-      return dir + std::to_string(i) + " is '" + a.name + "' " + dtype_name(a.type) + ", expected " +
+      return dir + std::to_string(i) + " is '" + printable(a.name) + "' " + dtype_name(a.type) + ", expected " +
              dtype_name(e.type);
     if (a.shape.size() != e.shape.size())
       return where(input, i, a.name) + " has shape " + shape_string(a.shape) + ", expected rank " +
@@ -48,7 +67,7 @@ std::string list_mismatch(const std::vector<TensorSpec>& actual, const std::vect
   if (actual.size() > expected.size())
     return std::string("has ") + std::to_string(actual.size()) + " " + what + ", expected " +
            std::to_string(expected.size()) + " for a " + kind + " model (extra " + what + " " +
-           std::to_string(expected.size()) + " '" + actual[expected.size()].name + "')";
+           std::to_string(expected.size()) + " '" + printable(actual[expected.size()].name) + "')";
   return {};
 }
 
@@ -100,7 +119,7 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 }
 
 std::string describe_tensor(const TensorSpec& s) {
-  return s.name + " " + dtype_name(s.type) + " " + shape_string(s.shape);
+  return printable(s.name) + " " + dtype_name(s.type) + " " + shape_string(s.shape);
 }
 
 ModelContract vad_contract() {

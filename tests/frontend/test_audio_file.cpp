@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -222,6 +223,13 @@ TEST_F(AudioFile, RawPcm) {
   expect_error([&] { decode_raw_pcm_s16le(path("a.pcm"), 0); }, path("a.pcm"), "sample rate");
   write(path("empty.pcm"), "");
   expect_error([&] { decode_raw_pcm_s16le(path("empty.pcm"), 16000); }, path("empty.pcm"), "empty file");
+  // One sample at 44.1 kHz resamples to none: an error, not an empty success (fuzz finding;
+  // tests/fuzz/audio_file/regressions/one_sample_44k.pcm).
+  write(path("one.pcm"), "Ig");
+  expect_error([&] { decode_raw_pcm_s16le(path("one.pcm"), 44100); }, path("one.pcm"),
+               "no audio samples (1 at 44100 Hz is shorter than one sample at 16 kHz)");
+  write(path("short.wav"), wav16(std::vector<std::int16_t>(16, 100), 531776, 1));
+  expect_error([&] { decode_audio_file(path("short.wav")); }, path("short.wav"), "no audio samples (16 at 531776 Hz");
 }
 
 TEST_F(AudioFile, ErrorPaths) {
@@ -274,6 +282,48 @@ TEST_F(AudioFile, TruncatedFlacIsDecodedOrRejectedCleanly) {
   }
   fs::resize_file(path("a.flac"), 20);  // header only
   expect_error([&] { decode_audio_file(path("a.flac")); }, path("a.flac"), "");
+}
+
+// Float WAVs can hold NaN, infinities and huge values; the decoder promises finite samples
+// in [-1, 1) (found by the audio_bytes and audio_file fuzz targets; regression inputs under
+// tests/fuzz/audio_*/regressions). At 16 kHz
+// the values map one to one; at 8 kHz one NaN would otherwise spread through the resampler.
+TEST_F(AudioFile, FloatWavNanAndInfinityBecomeFinite) {
+  constexpr float kMax = 32767.0f / 32768.0f;
+  const float nan = std::nanf(""), inf = INFINITY;
+  // 3e38 is finite but overflows a resampler's filter sum (found by the audio_file target).
+  const std::vector<float> x = {0.25f, nan, inf, -inf, -0.5f, 2.0f, nan, 0.0f, 3e38f, -3e38f, 3e38f, 0.1f};
+  for (int rate : {16000, 8000}) {
+    std::string s = "RIFF";
+    put32(s, static_cast<std::uint32_t>(36 + x.size() * 4));
+    s += "WAVEfmt ";
+    put32(s, 16);
+    put16(s, 3);  // IEEE float
+    put16(s, 1);
+    put32(s, static_cast<std::uint32_t>(rate));
+    put32(s, static_cast<std::uint32_t>(rate * 4));
+    put16(s, 4);
+    put16(s, 32);
+    s += "data";
+    put32(s, static_cast<std::uint32_t>(x.size() * 4));
+    for (float v : x) {
+      std::uint32_t u;
+      std::memcpy(&u, &v, 4);
+      put32(s, u);
+    }
+    const std::vector<std::uint8_t> bytes(s.begin(), s.end());
+    const auto a = decode_audio_bytes(bytes, "nan.wav");
+    ASSERT_FALSE(a.samples.empty());
+    for (float v : a.samples) {
+      EXPECT_TRUE(std::isfinite(v)) << rate;
+      EXPECT_GE(v, -1.0f);
+      EXPECT_LE(v, kMax);
+    }
+    if (rate == 16000) {
+      EXPECT_EQ(a.samples,
+                (std::vector<float>{0.25f, 0.0f, kMax, -1.0f, -0.5f, kMax, 0.0f, 0.0f, kMax, -1.0f, kMax, 0.1f}));
+    }
+  }
 }
 
 }  // namespace
@@ -353,6 +403,37 @@ TEST_F(AudioFile, ReaderRejectsBadHeadersAtOpen) {
   expect_error([&] { r->read(block); }, path("zero.wav"), "no audio samples");
   write(path("odd.pcm"), "abc");
   expect_error([&] { AudioReader::open_raw_s16le(path("odd.pcm"), 8000); }, path("odd.pcm"), "truncated");
+}
+
+// The streaming reader (transcribe) sanitizes float samples exactly as the whole-file
+// decoders do (fuzz findings: NaN, infinities and values that overflow the resampler).
+TEST_F(AudioFile, ReaderSanitizesFloatSamplesLikeWholeFile) {
+  const std::vector<float> x = {0.25f, std::nanf(""), INFINITY, -INFINITY, -0.5f, 3e38f, -3e38f, 0.1f, 0.2f, 0.3f};
+  for (int rate : {16000, 8000}) {
+    std::string s = "RIFF";
+    put32(s, static_cast<std::uint32_t>(36 + x.size() * 4));
+    s += "WAVEfmt ";
+    put32(s, 16);
+    put16(s, 3);  // IEEE float
+    put16(s, 1);
+    put32(s, static_cast<std::uint32_t>(rate));
+    put32(s, static_cast<std::uint32_t>(rate * 4));
+    put16(s, 4);
+    put16(s, 32);
+    s += "data";
+    put32(s, static_cast<std::uint32_t>(x.size() * 4));
+    for (float v : x) {
+      std::uint32_t u;
+      std::memcpy(&u, &v, 4);
+      put32(s, u);
+    }
+    write(path("nan.wav"), s);
+    const auto whole = decode_audio_file(path("nan.wav"));
+    auto r = AudioReader::open(path("nan.wav"));
+    const auto streamed = read_all(*r);
+    EXPECT_EQ(streamed, whole.samples) << rate;
+    for (float v : streamed) EXPECT_TRUE(std::isfinite(v)) << rate;
+  }
 }
 
 }  // namespace

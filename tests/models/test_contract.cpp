@@ -106,5 +106,20 @@ TEST(Contract, NotAnOnnxFile) {
   EXPECT_EQ(e.find('\n'), std::string::npos);
 }
 
+// Tensor names come from the model file: a control character in one must not split the
+// one-line error (found by the onnx_contract fuzz target; tests/fuzz/onnx_contract/regressions).
+TEST(Contract, ControlCharactersInNamesStayOnOneLine) {
+  ModelContract actual{"actual", {}, {}};
+  actual.inputs.push_back({"spe\nech", ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, {1, -1, 400}});
+  const std::string m = contract_mismatch(actual, vad_contract());
+  EXPECT_EQ(m, "input 0 is 'spe\\x0aech', expected 'speech'");
+  EXPECT_EQ(describe_tensor(actual.inputs[0]), "spe\\x0aech float32 [1,?,400]");
+  actual.inputs[0].name = "speech";
+  for (int i = 0; i < kVadCacheCount; ++i)
+    actual.inputs.push_back({"in_cache" + std::to_string(i), ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, {1, 128, 19, 1}});
+  actual.inputs.push_back({"extra\r\x7f", ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, {1}});
+  EXPECT_THAT(contract_mismatch(actual, vad_contract()), HasSubstr("(extra inputs 5 'extra\\x0d\\x7f')"));
+}
+
 }  // namespace
 }  // namespace paraserve
