@@ -24,6 +24,12 @@
 
 namespace {
 
+// CTest runs this program's tests as parallel processes: every scratch file name carries
+// the process id so that two tests never share one.
+std::string scratch_path(const std::string& name) {
+  return ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_" + name;
+}
+
 std::string bin() {
   const char* b = std::getenv("PARASERVE_BIN");
   if (b && *b) return b;
@@ -39,7 +45,7 @@ struct CliRun {
 };
 
 CliRun run(const std::string& args) {
-  const std::string err_file = ::testing::TempDir() + "/transcribe_stderr.txt";
+  const std::string err_file = scratch_path("transcribe_stderr.txt");
   const std::string cmd = bin() + " " + args + " 2>" + err_file;
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
@@ -120,7 +126,7 @@ TEST(TranscribeCli, SrtHasOneCuePerSentence) {
 
 TEST(TranscribeCli, BadFileFailsAloneWithNonZeroExit) {
   REQUIRE_READY();
-  const std::string bad = ::testing::TempDir() + "/not_audio.wav";
+  const std::string bad = scratch_path("not_audio.wav");
   {
     std::ofstream f(bad);
     f << "this is not audio";
@@ -209,7 +215,7 @@ std::vector<int16_t> behav_audio(const std::vector<std::vector<std::string>>& se
 // put a space between ASCII words of adjacent segments ("hello world。我们hello吗？").
 TEST(TranscribeCli, ManyShortSegmentsAreJoinedAsFunAsrOffline) {
   REQUIRE_READY();
-  const std::string wav = ::testing::TempDir() + "/short_segments.wav";
+  const std::string wav = scratch_path("short_segments.wav");
   write_wav(wav, behav_audio({{"hello"}, {"world"}, {"我"}, {"们"}, {"hello"}, {"吗"}}, 2.0));
   CliRun r = run(models_args() + wav);
   ASSERT_EQ(r.rc, 0) << r.err;
@@ -330,8 +336,8 @@ TEST(TranscribeCli, PeakMemoryDoesNotGrowWithFileLength) {
     while (x.size() < static_cast<std::size_t>(seconds * 16000)) x.insert(x.end(), unit.begin(), unit.end());
     return x;
   };
-  const std::string short_wav = ::testing::TempDir() + "/rss_2min.wav";
-  const std::string long_wav = ::testing::TempDir() + "/rss_20min.wav";
+  const std::string short_wav = scratch_path("rss_2min.wav");
+  const std::string long_wav = scratch_path("rss_20min.wav");
   write_wav(short_wav, repeat(120));
   write_wav(long_wav, repeat(1200));
   const std::string args = "transcribe --vad-dir " + kTiny + "/vad --model-dir " + kTiny + "/offline-ts --online-model-dir " +
