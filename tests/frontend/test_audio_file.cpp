@@ -288,29 +288,35 @@ TEST_F(AudioFile, TruncatedFlacIsDecodedOrRejectedCleanly) {
 // in [-1, 1) (found by the audio_bytes and audio_file fuzz targets; regression inputs under
 // tests/fuzz/audio_*/regressions). At 16 kHz
 // the values map one to one; at 8 kHz one NaN would otherwise spread through the resampler.
+// A mono 32-bit IEEE-float WAV holding `x` at `rate`.
+std::string float_wav(const std::vector<float>& x, int rate) {
+  std::string s = "RIFF";
+  put32(s, static_cast<std::uint32_t>(36 + x.size() * 4));
+  s += "WAVEfmt ";
+  put32(s, 16);
+  put16(s, 3);  // IEEE float
+  put16(s, 1);
+  put32(s, static_cast<std::uint32_t>(rate));
+  put32(s, static_cast<std::uint32_t>(rate * 4));
+  put16(s, 4);
+  put16(s, 32);
+  s += "data";
+  put32(s, static_cast<std::uint32_t>(x.size() * 4));
+  for (float v : x) {
+    std::uint32_t u;
+    std::memcpy(&u, &v, 4);
+    put32(s, u);
+  }
+  return s;
+}
+
 TEST_F(AudioFile, FloatWavNanAndInfinityBecomeFinite) {
   constexpr float kMax = 32767.0f / 32768.0f;
   const float nan = std::nanf(""), inf = INFINITY;
   // 3e38 is finite but overflows a resampler's filter sum (found by the audio_file target).
   const std::vector<float> x = {0.25f, nan, inf, -inf, -0.5f, 2.0f, nan, 0.0f, 3e38f, -3e38f, 3e38f, 0.1f};
   for (int rate : {16000, 8000}) {
-    std::string s = "RIFF";
-    put32(s, static_cast<std::uint32_t>(36 + x.size() * 4));
-    s += "WAVEfmt ";
-    put32(s, 16);
-    put16(s, 3);  // IEEE float
-    put16(s, 1);
-    put32(s, static_cast<std::uint32_t>(rate));
-    put32(s, static_cast<std::uint32_t>(rate * 4));
-    put16(s, 4);
-    put16(s, 32);
-    s += "data";
-    put32(s, static_cast<std::uint32_t>(x.size() * 4));
-    for (float v : x) {
-      std::uint32_t u;
-      std::memcpy(&u, &v, 4);
-      put32(s, u);
-    }
+    const std::string s = float_wav(x, rate);
     const std::vector<std::uint8_t> bytes(s.begin(), s.end());
     const auto a = decode_audio_bytes(bytes, "nan.wav");
     ASSERT_FALSE(a.samples.empty());
@@ -410,23 +416,7 @@ TEST_F(AudioFile, ReaderRejectsBadHeadersAtOpen) {
 TEST_F(AudioFile, ReaderSanitizesFloatSamplesLikeWholeFile) {
   const std::vector<float> x = {0.25f, std::nanf(""), INFINITY, -INFINITY, -0.5f, 3e38f, -3e38f, 0.1f, 0.2f, 0.3f};
   for (int rate : {16000, 8000}) {
-    std::string s = "RIFF";
-    put32(s, static_cast<std::uint32_t>(36 + x.size() * 4));
-    s += "WAVEfmt ";
-    put32(s, 16);
-    put16(s, 3);  // IEEE float
-    put16(s, 1);
-    put32(s, static_cast<std::uint32_t>(rate));
-    put32(s, static_cast<std::uint32_t>(rate * 4));
-    put16(s, 4);
-    put16(s, 32);
-    s += "data";
-    put32(s, static_cast<std::uint32_t>(x.size() * 4));
-    for (float v : x) {
-      std::uint32_t u;
-      std::memcpy(&u, &v, 4);
-      put32(s, u);
-    }
+    const std::string s = float_wav(x, rate);
     write(path("nan.wav"), s);
     const auto whole = decode_audio_file(path("nan.wav"));
     auto r = AudioReader::open(path("nan.wav"));
