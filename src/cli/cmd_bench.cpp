@@ -236,6 +236,7 @@ int bench_stream(const BenchArgs& a) {
   if (a.streams < 1 || a.workers < 1 || a.seconds <= 0) throw Error("bench stream: --streams, --workers >= 1 and --seconds > 0");
   apply_engine_settings(a);
   auto engine = load_engine(engine_config(a, a.quantize, true));
+  purge_after_load();  // as serve does: the models' load-time temporaries are not the bench's memory
   std::vector<float> audio = a.audio.empty() ? synth_audio(a.seconds) : decode_audio_file(a.audio).samples;
   if (!a.audio.empty()) audio.resize(std::min(audio.size(), static_cast<std::size_t>(a.seconds * 16000)));
   const auto pcm = to_pcm(audio);
@@ -301,6 +302,7 @@ int bench_offline(const BenchArgs& a) {
     std::shared_ptr<const Engine> engine;
     try {
       engine = load_engine(engine_config(a, quant, false));
+      purge_after_load();
     } catch (const Error& e) {
       std::printf("  %-6s (skipped: %s)\n", quant == "true" ? "int8" : "fp32", e.what());
       continue;

@@ -1,6 +1,8 @@
 // `paraserve serve`: the FunASR-compatible 2pass WebSocket server. Flag names are
 // funasr-wss-server-2pass's own (each takes a value, e.g. `--quantize true`).
 #include <cstdlib>
+#include <optional>
+#include <utility>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -11,6 +13,8 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "cli/runtime_settings.h"
+#include "observability/allocator_stats.h"
+#include "observability/idle_purger.h"
 #include "observability/memtrace.h"
 #include "observability/metrics.h"
 #include "observability/process_stats.h"
@@ -94,6 +98,7 @@ int run_serve(ServeArgs& a) {
   auto engine = load_engine(a.engine);
   auto models = describe_engine(*engine);
   for (const auto& line : models) spdlog::info("model {}", line);
+  if (auto line = purge_after_load(); !line.empty()) spdlog::info("{}", line);
 
   Metrics metrics;
   metrics.gauge("paraserve_runtime_info", "Allocator and ONNX Runtime settings in force (labels; value 1)",
@@ -103,6 +108,26 @@ int run_serve(ServeArgs& a) {
   deps.ledger = ledger.get();
   deps.models = models;
   deps.handle_signals = true;
+  WorkActivity activity;
+  deps.activity = &activity;
+  // Unused allocator pages go back when no model work has run for a while (or past a cap):
+  // never on a decoder thread, never between two calls of a busy server (docs/memory.md).
+  std::optional<IdlePurger> purger;
+  const bool enabled = a.runtime.idle_purge.idle_ms >= 0 || a.runtime.idle_purge.unused_cap_mb > 0;
+  if (enabled && allocator_unused_bytes() >= 0) {
+    purger.emplace(a.runtime.idle_purge, activity,
+                   IdlePurger::Hooks{.purge = allocator_purge, .unused_bytes = allocator_unused_bytes});
+    for (const auto& rn : {std::pair{PurgeReason::kIdle, "idle"}, std::pair{PurgeReason::kCap, "cap"}}) {
+      const PurgeReason reason = rn.first;
+      metrics.counter_callback("paraserve_allocator_purges_total",
+                               "Times the allocator's unused pages were returned to the kernel, by reason",
+                               [&p = *purger, reason] { return static_cast<double>(p.purges(reason)); },
+                               {{"reason", rn.second}});
+    }
+    metrics.gauge_callback("paraserve_allocator_unused_bytes",
+                           "Unused pages the allocator keeps resident for reuse (jemalloc dirty + muzzy)",
+                           [] { return static_cast<double>(allocator_unused_bytes()); });
+  }
   server::Server srv(a.server, server::engine_recognizer_factory(engine), deps);
   srv.start();
   srv.wait();

@@ -316,6 +316,8 @@ int run_transcribe(const TranscribeArgs& a) {
   if (a.verbose) std::fprintf(stderr, "paraserve transcribe: %s\n", engine_line.c_str());
   cfg.ort = a.runtime.ort;
   auto engine = load_engine(cfg);
+  if (auto line = purge_after_load(); a.verbose && !line.empty())
+    std::fprintf(stderr, "paraserve transcribe: %s\n", line.c_str());
   Transcriber transcriber(engine);
 
   const std::size_t n = a.files.size();

@@ -1,5 +1,6 @@
 #include "cli/runtime_settings.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "common/error.h"
@@ -15,11 +16,17 @@ void add_runtime_options(CLI::App* cmd, RuntimeSettings& s, const std::string& m
   opt("--ort-cpu-arena", s.ort.cpu_arena, "ONNX Runtime CPU memory arena (true/false)");
   opt("--ort-mem-pattern", s.ort.mem_pattern, "ONNX Runtime memory-pattern planning (true/false)");
   opt("--ort-allow-spinning", s.ort.allow_spinning, "ONNX Runtime intra-op threads spin while idle (true/false)");
+  opt("--allocator-idle-purge-ms", s.idle_purge.idle_ms,
+      "serve: return the allocator's unused pages after this long with no model work (-1 = never)");
+  opt("--allocator-unused-cap-mb", s.idle_purge.unused_cap_mb,
+      "serve: return them at once when they exceed this many MiB, busy or not (0 = no cap)");
   opt("--jemalloc-background-thread", s.jemalloc.background_thread,
       "jemalloc only: purge on jemalloc's background thread (1/0, -1 = leave)");
   opt("--jemalloc-dirty-decay-ms", s.jemalloc.dirty_decay_ms,
-      "jemalloc only: ms a freed page is kept for reuse before it is returned (-1 = leave)");
-  opt("--jemalloc-muzzy-decay-ms", s.jemalloc.muzzy_decay_ms, "jemalloc only: muzzy page decay (-1 = leave)");
+      "jemalloc only: ms a freed page is kept for reuse before jemalloc returns it; -1 = never by age "
+      "(returned by the idle purge), -2 = leave jemalloc's setting");
+  opt("--jemalloc-muzzy-decay-ms", s.jemalloc.muzzy_decay_ms,
+      "jemalloc only: muzzy page decay (-1 = never, -2 = leave)");
   opt("--malloc-arena-max", s.glibc.arena_max, "glibc malloc only: M_ARENA_MAX (-1 = glibc default; env MALLOC_ARENA_MAX wins)");
   opt("--malloc-mmap-threshold", s.glibc.mmap_threshold, "glibc malloc only: M_MMAP_THRESHOLD bytes (-1 = dynamic)");
   opt("--malloc-trim-threshold", s.glibc.trim_threshold, "glibc malloc only: M_TRIM_THRESHOLD bytes (-1 = default)");
@@ -27,6 +34,7 @@ void add_runtime_options(CLI::App* cmd, RuntimeSettings& s, const std::string& m
 
 std::string apply_runtime_settings(const RuntimeSettings& s, std::string& warning) {
   s.ort.validate();
+  if (auto e = s.idle_purge.validate(); !e.empty()) throw Error(e);
   const std::string alloc = allocator_name();
   if (alloc == "glibc") {
     GlibcMallocTuning g = s.glibc;
@@ -38,6 +46,15 @@ std::string apply_runtime_settings(const RuntimeSettings& s, std::string& warnin
   std::string line = "engine: allocator " + alloc;
   for (const auto& [k, v] : runtime_labels(s))
     if (k != "allocator") line += " " + k + "=" + v;
+  return line;
+}
+
+std::string purge_after_load() {
+  const int64_t unused = allocator_unused_bytes();
+  if (!allocator_purge()) return {};
+  char line[128];
+  std::snprintf(line, sizeof line, "allocator: returned %.1f MiB of unused pages after loading",
+                unused < 0 ? 0.0 : static_cast<double>(unused) / (1 << 20));
   return line;
 }
 
@@ -54,6 +71,8 @@ Labels runtime_labels(const RuntimeSettings& s) {
     l.emplace_back("malloc_mmap_threshold", std::to_string(s.glibc.mmap_threshold));
     l.emplace_back("malloc_trim_threshold", std::to_string(s.glibc.trim_threshold));
   }
+  l.emplace_back("allocator_idle_purge_ms", std::to_string(s.idle_purge.idle_ms));
+  l.emplace_back("allocator_unused_cap_mb", std::to_string(s.idle_purge.unused_cap_mb));
   l.emplace_back("ort_intra_threads", std::to_string(s.ort.intra_threads));
   l.emplace_back("ort_cpu_arena", b(s.ort.cpu_arena));
   l.emplace_back("ort_mem_pattern", b(s.ort.mem_pattern));

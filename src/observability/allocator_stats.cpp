@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace paraserve {
 namespace {
@@ -80,11 +81,13 @@ AllocatorStats read_allocator_stats() {
 }
 
 std::string configure_jemalloc(const JemallocTuning& t) {
-  if (t.dirty_decay_ms < -1 || t.muzzy_decay_ms < -1)
-    return "jemalloc tuning: decay times must be >= -1 ms";
+  auto valid_decay = [](int64_t v) { return v >= -1 || v == JemallocTuning::kLeave; };
+  if (!valid_decay(t.dirty_decay_ms) || !valid_decay(t.muzzy_decay_ms))
+    return "jemalloc tuning: decay times must be >= 0 ms, or -1 (never)";
   if (t.background_thread < -1 || t.background_thread > 1)
     return "jemalloc tuning: background_thread must be 0 or 1";
-  bool nothing = t.dirty_decay_ms < 0 && t.muzzy_decay_ms < 0 && t.background_thread < 0;
+  bool nothing = t.dirty_decay_ms == JemallocTuning::kLeave &&
+                 t.muzzy_decay_ms == JemallocTuning::kLeave && t.background_thread < 0;
   if (nothing) return {};
   MallctlFn mallctl = find_mallctl();
   if (!mallctl) return "jemalloc tuning requested but jemalloc is not in use (allocator: " +
@@ -106,9 +109,11 @@ std::string configure_jemalloc(const JemallocTuning& t) {
       set_ssize(("arena." + std::to_string(i) + "." + what).c_str(), v);
     return {};
   };
-  if (t.dirty_decay_ms >= 0)
+  // Set before any allocation of 8 MiB or more creates jemalloc's "huge" arena: that arena
+  // copies these defaults, except that a positive default decay makes it purge at once.
+  if (t.dirty_decay_ms != JemallocTuning::kLeave)
     if (auto e = set_decay("dirty_decay_ms", t.dirty_decay_ms); !e.empty()) return e;
-  if (t.muzzy_decay_ms >= 0)
+  if (t.muzzy_decay_ms != JemallocTuning::kLeave)
     if (auto e = set_decay("muzzy_decay_ms", t.muzzy_decay_ms); !e.empty()) return e;
   if (t.background_thread >= 0) {
     bool on = t.background_thread == 1;
@@ -116,6 +121,33 @@ std::string configure_jemalloc(const JemallocTuning& t) {
       return "jemalloc tuning: mallctl(\"background_thread\") failed";
   }
   return {};
+}
+
+// MALLCTL_ARENAS_ALL: the pseudo arena index that addresses (or sums over) every arena.
+constexpr const char* kAllArenas = "4096";
+
+bool allocator_purge() {
+  MallctlFn mallctl = find_mallctl();
+  if (!mallctl) return false;
+  return mallctl((std::string("arena.") + kAllArenas + ".purge").c_str(), nullptr, nullptr, nullptr, 0) == 0;
+}
+
+int64_t allocator_unused_bytes() {
+  MallctlFn mallctl = find_mallctl();
+  if (!mallctl) return -1;
+  uint64_t epoch = 1;
+  std::size_t len = sizeof epoch;
+  mallctl("epoch", &epoch, &len, &epoch, len);
+  int64_t page = -1;
+  {
+    std::size_t v = 0, l = sizeof v;
+    if (mallctl("arenas.page", &v, &l, nullptr, 0) == 0) page = static_cast<int64_t>(v);
+  }
+  const std::string base = std::string("stats.arenas.") + kAllArenas;
+  int64_t dirty = jemalloc_size(mallctl, (base + ".pdirty").c_str());
+  int64_t muzzy = jemalloc_size(mallctl, (base + ".pmuzzy").c_str());
+  if (page <= 0 || dirty < 0 || muzzy < 0) return -1;
+  return (dirty + muzzy) * page;
 }
 
 }  // namespace paraserve

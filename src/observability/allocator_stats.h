@@ -21,14 +21,28 @@ struct AllocatorStats {
 AllocatorStats read_allocator_stats();
 std::string allocator_name();
 
-// jemalloc run-time tuning (issue 6 measures these). -1 / unset fields are left alone.
+// jemalloc run-time tuning (issues 6 and 9 measure these). Decay times take jemalloc's own
+// meaning: ms an unused page is kept before it is returned, 0 = at once, -1 = never (by age;
+// the server's idle purger returns it, see idle_purger.h). kLeave fields are left alone.
 struct JemallocTuning {
-  int64_t dirty_decay_ms = -1;  // applied to all arenas (arenas.dirty_decay_ms + arena.<all>)
-  int64_t muzzy_decay_ms = -1;
-  int background_thread = -1;   // 0 / 1; -1 = leave as is
+  static constexpr int64_t kLeave = -2;
+  int64_t dirty_decay_ms = kLeave;  // applied to all arenas (arenas.dirty_decay_ms + arena.<all>)
+  int64_t muzzy_decay_ms = kLeave;
+  int background_thread = -1;       // 0 / 1; -1 = leave as is
 };
 // Applies the tuning when jemalloc is present. Returns an empty string on success (or when
 // nothing was requested), otherwise a one-line reason (e.g. "jemalloc not in use").
 std::string configure_jemalloc(const JemallocTuning& tuning);
+
+// Returns every unused page the allocator keeps (jemalloc: dirty and muzzy pages of all
+// arenas, `arena.<all>.purge`) to the kernel now. Costs page faults on the next use of that
+// memory, so it is called only off the audio path: once after the models are loaded (their
+// load-time temporaries) and by the idle purger. false when the allocator cannot (glibc:
+// paraserve never calls malloc_trim; mimalloc) or the call failed.
+bool allocator_purge();
+
+// Bytes of unused pages the allocator keeps resident for reuse (jemalloc: dirty + muzzy
+// pages of all arenas); -1 where the allocator does not say.
+int64_t allocator_unused_bytes();
 
 }  // namespace paraserve

@@ -238,7 +238,11 @@ void ConnectionCore::work() {
   if (ctx_.metrics) ctx_.metrics->work_queue_depth.dec();
   if (resume) net::post(io_, [self = shared_from_this()] { self->resume_reading(); });
 
-  process(seg);
+  {
+    std::optional<WorkActivity::Scope> busy;
+    if (ctx_.activity) busy.emplace(*ctx_.activity);
+    process(seg);
+  }
 
   std::lock_guard lock(mu_);
   seg.bytes.clear();

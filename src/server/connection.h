@@ -21,6 +21,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "common/rate_limited_log.h"
+#include "observability/idle_purger.h"
 #include "observability/memtrace.h"
 #include "server/config.h"
 #include "server/protocol.h"
@@ -38,6 +39,7 @@ struct ServerContext {
   RecognizerFactory factory;
   ServerMetrics* metrics = nullptr;
   MemoryLedger* ledger = nullptr;
+  WorkActivity* activity = nullptr;  // decode tasks started/finished (observability/idle_purger.h)
   boost::asio::io_context* work = nullptr;
 
   std::mutex mu;

@@ -486,6 +486,7 @@ Server::Server(ServerConfig config, RecognizerFactory factory, ServerDeps deps) 
   impl_->metrics.emplace(*impl_->registry, impl_->deps.models);
   impl_->ctx.metrics = &*impl_->metrics;
   impl_->ctx.ledger = impl_->deps.ledger;
+  impl_->ctx.activity = impl_->deps.activity;
 }
 
 Server::~Server() { stop(); }

@@ -14,6 +14,7 @@
 namespace paraserve {
 class Metrics;
 class MemoryLedger;
+struct WorkActivity;
 }  // namespace paraserve
 
 namespace paraserve::server {
@@ -22,6 +23,7 @@ namespace paraserve::server {
 struct ServerDeps {
   Metrics* metrics = nullptr;        // registry rendered at GET /metrics (the server registers its series)
   MemoryLedger* ledger = nullptr;    // memory ledger (--memtrace)
+  WorkActivity* activity = nullptr;  // counts decode tasks (the idle purger watches it)
   std::vector<std::string> models;   // describe_engine() lines, exported as paraserve_model_loaded
   bool handle_signals = false;       // SIGTERM/SIGINT start a drain
 };

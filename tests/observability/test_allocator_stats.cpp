@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "observability/allocator_stats.h"
 
 namespace paraserve {
@@ -41,6 +43,8 @@ TEST(AllocatorStats, JemallocTuningWithoutJemalloc) {
   JemallocTuning t;
   t.dirty_decay_ms = 1000;
   EXPECT_NE(configure_jemalloc(t).find("not in use"), std::string::npos);
+  t.dirty_decay_ms = -1;  // "never" is a value, not "leave": still needs jemalloc
+  EXPECT_NE(configure_jemalloc(t).find("not in use"), std::string::npos);
   t.dirty_decay_ms = -5;
   EXPECT_NE(configure_jemalloc(t).find("decay"), std::string::npos);
   JemallocTuning b;
@@ -63,10 +67,31 @@ TEST(AllocatorStats, ChildReport) {
               (long long)s.retained, tune.c_str());
 }
 
-std::string run_child_with_preload(const std::string& lib) {
+// Child mode: with decay "never", freed pages stay as unused pages until allocator_purge().
+TEST(AllocatorStats, ChildPurgeReport) {
+  if (!std::getenv("PARASERVE_ALLOC_CHILD")) GTEST_SKIP() << "only run as a child";
+  JemallocTuning t;
+  t.dirty_decay_ms = -1;
+  t.muzzy_decay_ms = -1;
+  t.background_thread = 0;
+  std::string tune = configure_jemalloc(t);
+  {
+    std::vector<std::unique_ptr<char[]>> blocks;
+    for (int i = 0; i < 64; ++i) {
+      blocks.emplace_back(new char[1 << 20]);
+      std::memset(blocks.back().get(), i, 1 << 20);
+    }
+  }
+  const long long before = allocator_unused_bytes();
+  const int purged = allocator_purge() ? 1 : 0;
+  const long long after = allocator_unused_bytes();
+  std::printf("PURGE before=%lld purged=%d after=%lld tune=[%s]\n", before, purged, after, tune.c_str());
+}
+
+std::string run_child_with_preload(const std::string& lib, const std::string& test = "ChildReport") {
   std::string cmd = "PARASERVE_ALLOC_CHILD=1 LD_PRELOAD=" + lib +
                     " /proc/" + std::to_string(::getpid()) + "/exe" +
-                    " --gtest_filter=AllocatorStats.ChildReport 2>&1";
+                    " --gtest_filter=AllocatorStats." + test + " 2>&1";
   std::string out;
   std::unique_ptr<FILE, int (*)(FILE*)> p(::popen(cmd.c_str(), "r"), ::pclose);
   if (!p) return out;
@@ -99,6 +124,28 @@ TEST(AllocatorStats, DetectsPreloadedJemalloc) {
   EXPECT_GE(active, allocated);
   EXPECT_GE(resident, active);
   EXPECT_GE(retained, 0);
+}
+
+TEST(AllocatorStats, JemallocPurgeReturnsUnusedPages) {
+  if (kSanitized) GTEST_SKIP() << "LD_PRELOAD of an allocator conflicts with sanitizers";
+  std::string lib = find_lib("libjemalloc.so.2");
+  if (lib.empty()) GTEST_SKIP() << "libjemalloc.so.2 not installed";
+  std::string out = run_child_with_preload(lib, "ChildPurgeReport");
+  long long before = -1, after = -1;
+  int purged = 0;
+  auto pos = out.find("PURGE ");
+  ASSERT_NE(pos, std::string::npos) << out;
+  ASSERT_EQ(std::sscanf(out.c_str() + pos, "PURGE before=%lld purged=%d after=%lld", &before, &purged, &after), 3) << out;
+  EXPECT_NE(out.find("tune=[]"), std::string::npos) << out;
+  EXPECT_GE(before, 48ll << 20) << out;  // the 64 MiB just freed are kept (decay never)
+  EXPECT_EQ(purged, 1) << out;
+  EXPECT_LT(after, 4ll << 20) << out;    // and given back by the purge
+}
+
+TEST(AllocatorStats, PurgeWithoutJemallocReportsFalse) {
+  if (allocator_name() == "jemalloc") GTEST_SKIP() << "this binary runs jemalloc";
+  EXPECT_FALSE(allocator_purge());
+  EXPECT_EQ(allocator_unused_bytes(), -1);
 }
 
 TEST(AllocatorStats, DetectsPreloadedMimalloc) {
