@@ -60,6 +60,13 @@ TEST(OrtToolsCli, BenchStreamWritesOneProfilePerSession) {
   const fs::path dir = fs::temp_directory_path() / ("paraserve-ort-profile-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
+  struct Cleanup {
+    fs::path d;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(d, ec);
+    }
+  } cleanup{dir};
   int rc = -1;
   const std::string out = run(bin() + " bench stream --models " + kTiny + " --streams 1 --seconds 3 --ort-profile " +
                                   (dir / "p-").string(),
@@ -78,7 +85,6 @@ TEST(OrtToolsCli, BenchStreamWritesOneProfilePerSession) {
   EXPECT_EQ(rc, 0) << summary;
   EXPECT_TRUE(std::regex_search(summary, std::regex(R"(\n  DynamicQuantizeMatMul +[1-9][0-9]* )"))) << summary;
   EXPECT_NE(summary.find("CPUExecutionProvider"), std::string::npos) << summary;
-  fs::remove_all(dir);
 }
 
 }  // namespace
