@@ -340,6 +340,9 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   st->add_option("--memtrace", sa->memtrace, "record the server's memory-ledger events per stream to this file");
   st->add_option("--ledger-ab", sa->ledger_ab, "alternate ledger off/on N times and report the throughput ratio");
   add_runtime_options(st, sa->runtime, "--model-threads");
+  st->add_option("--ort-profile", sa->runtime.ort.profile_prefix,
+                 "write ONNX Runtime's profile, one JSON per model session, to PREFIX<model>_<time>.json "
+                 "(summary: tools/ort-profile-summary.py)");
   st->callback([sa, &exit_code] { exit_code = bench_stream(*sa); });
 
   auto oa = std::make_shared<BenchArgs>();

@@ -1,5 +1,8 @@
 // `paraserve models DIR`: load every model found under DIR (or DIR itself as one FunASR
 // model dir), check the ONNX I/O contracts and print what was loaded.
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -8,6 +11,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "models/model_dir.h"
+#include "models/onnx_ops.h"
 #include "models/ort_runtime.h"
 #include "models/paraformer_offline.h"
 #include "models/paraformer_online.h"
@@ -117,6 +121,79 @@ int run_models(const std::string& dir, const std::string& quant, int threads) {
   return 0;
 }
 
+// `--ops`: op types of each ONNX file as stored and after ONNX Runtime's graph optimiser
+// (the session options of `serve`, at `level`), side by side. The optimised graph is written
+// to a temporary file by ORT itself (SessionOptions optimized_model_filepath) and deleted.
+void print_ops(const std::string& onnx, const OrtRuntime& rt) {
+  const OpCounts before = count_onnx_ops_file(onnx);
+  const fs::path tmp = fs::temp_directory_path() /
+                       ("paraserve-ops-" + std::to_string(::getpid()) + "-" + fs::path(onnx).filename().string());
+  OpCounts after;
+  try {
+    rt.open_and_save_optimized(onnx, tmp.string());
+    after = count_onnx_ops_file(tmp.string());
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw;
+  }
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  auto total = [](const OpCounts& c) {
+    int n = 0;
+    for (const auto& [op, k] : c) n += k;
+    return n;
+  };
+  std::printf("%s: %d nodes as stored, %d after ONNX Runtime optimisation (level %d)\n", onnx.c_str(), total(before),
+              total(after), rt.options().graph_opt_level);
+  std::vector<std::string> ops;
+  for (const auto& [op, k] : before) ops.push_back(op);
+  for (const auto& [op, k] : after)
+    if (!before.count(op)) ops.push_back(op);
+  auto get = [](const OpCounts& c, const std::string& op) {
+    auto it = c.find(op);
+    return it == c.end() ? 0 : it->second;
+  };
+  // Most frequent (after optimisation, then as stored) first.
+  std::stable_sort(ops.begin(), ops.end(), [&](const std::string& a, const std::string& b) {
+    return std::make_pair(get(after, a), get(before, a)) > std::make_pair(get(after, b), get(before, b));
+  });
+  std::printf("  %-44s %8s %10s\n", "op type", "stored", "optimised");
+  for (const auto& op : ops) std::printf("  %-44s %8d %10d\n", op.c_str(), get(before, op), get(after, op));
+}
+
+int run_ops(const std::string& path, const std::string& quant, int threads, int level) {
+  OrtOptions opts;
+  opts.intra_threads = threads;
+  opts.graph_opt_level = level;
+  OrtRuntime rt(opts);
+  std::error_code ec;
+  std::vector<std::string> files;
+  if (fs::is_regular_file(path, ec)) {
+    files.push_back(path);
+  } else {
+    if (!fs::is_directory(path, ec)) throw Error(path + ": not a file or directory");
+    std::vector<std::string> dirs;
+    for (const char* sub : kSubdirs)
+      if (fs::is_directory(join_path(path, sub), ec)) dirs.push_back(join_path(path, sub));
+    if (dirs.empty()) dirs.push_back(path);
+    const bool q = quantize_selected(quant);
+    for (const auto& d : dirs) {
+      std::vector<std::string> here;
+      for (const auto& e : fs::directory_iterator(d, ec)) {
+        const std::string name = e.path().filename().string();
+        if (e.path().extension() != ".onnx") continue;
+        if ((name.find("_quant.onnx") != std::string::npos) == q) here.push_back(e.path().string());
+      }
+      std::sort(here.begin(), here.end());
+      files.insert(files.end(), here.begin(), here.end());
+    }
+    if (files.empty()) throw Error(path + ": no " + std::string(q ? "*_quant.onnx" : "fp32 .onnx") + " files");
+  }
+  for (const auto& f : files) print_ops(f, rt);
+  return 0;
+}
+
 }  // namespace
 
 void add_models_command(CLI::App& app, int& exit_code) {
@@ -127,6 +204,8 @@ void add_models_command(CLI::App& app, int& exit_code) {
     std::string dir;
     std::string quantize = "false";
     int threads = 1;
+    bool ops = false;
+    int level = 99;
   };
   auto args = std::make_shared<Args>();
   sub->add_option("DIR", args->dir, "model set or single FunASR model directory")->required();
@@ -134,9 +213,15 @@ void add_models_command(CLI::App& app, int& exit_code) {
                   "load *_quant.onnx when exactly 'true' (FunASR's rule); anything else loads the fp32 files")
       ->capture_default_str();
   sub->add_option("--threads", args->threads, "ORT intra-op threads per session")->capture_default_str();
+  sub->add_flag("--ops", args->ops,
+                "count node op types per ONNX file (DIR may also be one .onnx file), as stored and after ONNX "
+                "Runtime's graph optimisation (--quantize picks *_quant.onnx or the fp32 files)");
+  sub->add_option("--graph-opt-level", args->level, "--ops: ORT optimisation level 0, 1, 2 or 99 (serve uses 99)")
+      ->capture_default_str();
   sub->callback([args, &exit_code] {
     try {
-      exit_code = run_models(args->dir, args->quantize, args->threads);
+      exit_code = args->ops ? run_ops(args->dir, args->quantize, args->threads, args->level)
+                            : run_models(args->dir, args->quantize, args->threads);
     } catch (const std::exception& e) {
       std::fflush(stdout);
       std::fprintf(stderr, "paraserve models: %s\n", e.what());

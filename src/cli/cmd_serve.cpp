@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "common/cpu_budget.h"
 #include "common/error.h"
 #include "cli/runtime_settings.h"
 #include "observability/allocator_stats.h"
@@ -28,7 +29,8 @@ struct ServeArgs {
   server::ServerConfig server;
   EngineConfig engine;
   std::string hotword_file;
-  int io_threads = 0, decoder_threads = 0;
+  int io_threads = 0, decoder_threads = 0;  // 0 = derive from the CPU budget
+  bool model_threads_given = false;         // --model-thread-num on the command line
   std::string memtrace;
   int memtrace_every = 0;
   RuntimeSettings runtime;  // allocator + ONNX Runtime (docs/memory.md says why each default)
@@ -76,14 +78,24 @@ int run_serve(ServeArgs& a) {
       spdlog::warn("--hotword: '{}' accepted; hotword biasing is not built yet", a.hotword_file);
   }
 
+  // Thread layout from the CPUs this process may use (docs/server.md, "Thread layout").
+  const CpuBudget budget = read_cpu_budget();
+  if (!budget.warning.empty()) spdlog::warn("cpu budget: {}", budget.warning);
+  const ThreadLayout layout = plan_threads(
+      budget.cpus, {.io = a.io_threads,
+                    .decoders = a.decoder_threads,
+                    .intra_op = a.model_threads_given ? a.runtime.ort.intra_threads : 0});
+  a.server.io_threads = layout.io;
+  a.server.decoder_threads = layout.decoders;
+  a.runtime.ort.intra_threads = layout.intra_op;
+  spdlog::log(layout.oversubscribed ? spdlog::level::warn : spdlog::level::info, "threads: {} -> {}",
+              budget.describe(), layout.reason);
+
   // Allocator tuning before any worker thread exists (glibc arenas are per thread).
   std::string warning;
   spdlog::info("{}", apply_runtime_settings(a.runtime, warning));
   if (!warning.empty()) spdlog::warn("{}", warning);
 
-  const int cpus = available_cpus();
-  a.server.io_threads = a.io_threads > 0 ? a.io_threads : std::max(1, (cpus + 15) / 16);
-  a.server.decoder_threads = a.decoder_threads > 0 ? a.decoder_threads : cpus;
   a.engine.ort = a.runtime.ort;
   a.server.validate();
 
@@ -94,7 +106,7 @@ int run_serve(ServeArgs& a) {
   ledger_cfg.validate();
   auto ledger = MemoryLedger::open_if_enabled(ledger_cfg);
 
-  spdlog::info("loading models ({} CPUs available)", cpus);
+  spdlog::info("loading models ({} CPUs available)", budget.cpus);
   auto engine = load_engine(a.engine);
   auto models = describe_engine(*engine);
   for (const auto& line : models) spdlog::info("model {}", line);
@@ -146,8 +158,8 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   sub->add_option("--port", s.port, "port (WebSocket and HTTP)")->capture_default_str();
   sub->add_option("--certfile", s.certfile, "TLS certificate chain (PEM); TLS iff non-empty and the file exists");
   sub->add_option("--keyfile", s.keyfile, "TLS private key (PEM)");
-  sub->add_option("--io-thread-num", a->io_threads, "network threads (default ceil(CPUs/16))");
-  sub->add_option("--decoder-thread-num", a->decoder_threads, "inference threads (default: usable CPUs)");
+  sub->add_option("--io-thread-num", a->io_threads, "network threads (default: ceil(CPU budget / 16))");
+  sub->add_option("--decoder-thread-num", a->decoder_threads, "inference threads (default: CPU budget / --model-thread-num)");
   sub->add_option("--vad-dir", a->engine.vad_dir, "FSMN-VAD model directory");
   sub->add_option("--model-dir", a->engine.offline_model_dir, "offline (second pass) Paraformer directory");
   sub->add_option("--online-model-dir", a->engine.online_model_dir, "streaming Paraformer directory");
@@ -178,7 +190,10 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   sub->add_option("--memtrace", a->memtrace, "write the memory ledger (NDJSON) to this file");
   sub->add_option("--memtrace-every", a->memtrace_every, "ledger: record every Nth chunk");
   sub->add_option("--log-level", a->log_level, "trace|debug|info|warn|error")->capture_default_str();
-  sub->callback([a, &exit_code] { exit_code = run_serve(*a); });
+  sub->callback([a, sub, &exit_code] {
+    a->model_threads_given = sub->get_option("--model-thread-num")->count() > 0;
+    exit_code = run_serve(*a);
+  });
 }
 
 }  // namespace paraserve::cli

@@ -43,10 +43,27 @@ OrtRuntime::OrtRuntime(const OrtOptions& options)
 }
 
 std::unique_ptr<Ort::Session> OrtRuntime::open(const std::string& path) const {
+  if (options_.profile_prefix.empty()) return open_with(path, session_options_);
+  // One profile per session: "<prefix><folder>_<stem>", e.g. "/tmp/p-online_model_quant".
+  const std::filesystem::path p(path);
+  const std::string prefix = options_.profile_prefix + p.parent_path().filename().string() + "_" + p.stem().string();
+  Ort::SessionOptions so = session_options_.Clone();
+  so.EnableProfiling(prefix.c_str());
+  return open_with(path, so);
+}
+
+std::unique_ptr<Ort::Session> OrtRuntime::open_and_save_optimized(const std::string& path,
+                                                                  const std::string& optimized_path) const {
+  Ort::SessionOptions so = session_options_.Clone();
+  so.SetOptimizedModelFilePath(optimized_path.c_str());
+  return open_with(path, so);
+}
+
+std::unique_ptr<Ort::Session> OrtRuntime::open_with(const std::string& path, const Ort::SessionOptions& so) const {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": no such model file");
   try {
-    return std::make_unique<Ort::Session>(env_, path.c_str(), session_options_);
+    return std::make_unique<Ort::Session>(env_, path.c_str(), so);
   } catch (const Ort::Exception& e) {
     std::string msg = e.what();
     for (char& c : msg)

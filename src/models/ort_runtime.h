@@ -12,6 +12,9 @@
 //   allow_spinning   intra-op worker spinning ("session.intra_op.allow_spinning"); off by
 //                    default so idle pool threads do not burn the shared cores.
 //   graph_opt_level  0 disable, 1 basic, 2 extended, 99 all (FunASR: ORT_ENABLE_ALL).
+//   profile_prefix   non-empty: ORT's profiler writes one JSON per session, named
+//                    "<prefix><folder>_<file stem>_<time>.json" (bench --ort-profile;
+//                    tools/ort-profile-summary.py sums it per op type and kernel).
 // Inter-op threads are always 1 and execution is sequential (Paraformer graphs have no
 // useful inter-op parallelism).
 #pragma once
@@ -19,6 +22,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace paraserve {
 
@@ -28,6 +32,7 @@ struct OrtOptions {
   bool mem_pattern = false;
   bool allow_spinning = false;
   int graph_opt_level = 99;  // ORT_ENABLE_ALL
+  std::string profile_prefix;  // "" = no profiling
   void validate() const;      // throws paraserve::Error
 };
 
@@ -39,12 +44,17 @@ class OrtRuntime {
 
   // Opens `path` with the shared options. Errors are one line naming the file.
   std::unique_ptr<Ort::Session> open(const std::string& path) const;
+  // Same, and ORT writes the graph it optimised (with these options) to `optimized_path`.
+  std::unique_ptr<Ort::Session> open_and_save_optimized(const std::string& path,
+                                                        const std::string& optimized_path) const;
 
   const OrtOptions& options() const { return options_; }
   // Describes caller-owned CPU buffers wrapped as input/output tensors (no allocation).
   const Ort::MemoryInfo& cpu_memory() const { return cpu_memory_; }
 
  private:
+  std::unique_ptr<Ort::Session> open_with(const std::string& path, const Ort::SessionOptions& so) const;
+
   OrtOptions options_;
   Ort::Env env_;
   Ort::SessionOptions session_options_;

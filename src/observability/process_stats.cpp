@@ -1,7 +1,6 @@
 #include "observability/process_stats.h"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,13 +37,6 @@ std::string_view skip_spaces(std::string_view s) {
   return s;
 }
 
-bool parse_long(std::string_view s, long& out) {
-  s = skip_spaces(s);
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
-  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
-
 }  // namespace
 
 int64_t parse_statm_rss_kb(std::string_view statm, long page_size_bytes) {
@@ -75,22 +67,6 @@ int64_t parse_status_kb(std::string_view status, std::string_view key) {
     }
   }
   return -1;
-}
-
-int parse_cgroup_v2_cpu_max(std::string_view cpu_max) {
-  std::size_t sp = cpu_max.find(' ');
-  if (sp == std::string_view::npos) return -1;
-  std::string_view quota = cpu_max.substr(0, sp);
-  if (quota == "max") return 0;
-  long q = 0, period = 0;
-  if (!parse_long(quota, q) || !parse_long(cpu_max.substr(sp + 1), period)) return -1;
-  return cpus_from_cfs_quota(q, period);
-}
-
-int cpus_from_cfs_quota(long quota_us, long period_us) {
-  if (quota_us <= 0 || period_us <= 0) return 0;  // -1 means unlimited in cgroup v1
-  long cpus = (quota_us + period_us - 1) / period_us;
-  return cpus < 1 ? 1 : static_cast<int>(cpus);
 }
 
 int64_t read_rss_kb() {
@@ -161,57 +137,6 @@ ProcessCounters read_process_counters(int pid) {
   return c;
 }
 
-int available_cpus() {
-  int cpus = 0;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0) cpus = CPU_COUNT(&set);
-  if (cpus <= 0) cpus = static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
-  if (cpus <= 0) cpus = 1;
-
-  // Find this process's cgroup: "0::/path" (v2) or "N:cpu,cpuacct:/path" (v1).
-  std::istringstream groups(read_text("/proc/self/cgroup"));
-  std::string line, v2_path, v1_path;
-  while (std::getline(groups, line)) {
-    if (line.rfind("0::", 0) == 0) v2_path = line.substr(3);
-    std::size_t a = line.find(':'), b = line.find(':', a + 1);
-    if (a == std::string::npos || b == std::string::npos) continue;
-    // Controller list, e.g. "cpu,cpuacct": look for the exact "cpu" entry.
-    std::string_view ctrls = std::string_view(line).substr(a + 1, b - a - 1);
-    for (std::size_t s = 0; s <= ctrls.size();) {
-      std::size_t e = std::min(ctrls.find(',', s), ctrls.size());
-      if (ctrls.substr(s, e - s) == "cpu") v1_path = line.substr(b + 1);
-      s = e + 1;
-    }
-  }
-  int limit = 0;
-  // cgroup v2: the limit may be set on the group or an ancestor; take the smallest.
-  if (!v2_path.empty()) {
-    std::string p = v2_path;
-    for (;;) {
-      std::string text = read_text("/sys/fs/cgroup" + (p == "/" ? std::string() : p) + "/cpu.max");
-      int c = text.empty() ? 0 : parse_cgroup_v2_cpu_max(text);
-      if (c > 0 && (limit == 0 || c < limit)) limit = c;
-      if (p.empty() || p == "/") break;
-      std::size_t slash = p.rfind('/');
-      p = slash == 0 || slash == std::string::npos ? "/" : p.substr(0, slash);
-    }
-  }
-  if (limit == 0) {
-    for (const char* root : {"/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu"}) {
-      for (const std::string& sub : {v1_path, std::string()}) {
-        std::string dir = std::string(root) + (sub == "/" ? std::string() : sub);
-        long quota = 0, period = 0;
-        if (parse_long(read_text(dir + "/cpu.cfs_quota_us"), quota) &&
-            parse_long(read_text(dir + "/cpu.cfs_period_us"), period)) {
-          int c = cpus_from_cfs_quota(quota, period);
-          if (c > 0 && (limit == 0 || c < limit)) limit = c;
-        }
-      }
-    }
-  }
-  if (limit > 0 && limit < cpus) cpus = limit;
-  return cpus < 1 ? 1 : cpus;
-}
+int available_cpus() { return read_cpu_budget().cpus; }
 
 }  // namespace paraserve

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "common/cpu_budget.h"
+
 namespace paraserve {
 
 // Current RSS in KiB from /proc/self/statm (one small read; no parsing of status).
@@ -25,6 +27,7 @@ struct ProcessCounters {
 ProcessCounters read_process_counters(int pid);
 
 // CPUs this process can use: min(affinity mask size, ceil(cgroup CPU quota)); always >= 1.
+// read_cpu_budget().cpus (common/cpu_budget.h, which also says where the figure came from).
 int available_cpus();
 
 // Parsers, exposed for tests. Each returns -1 when the text is malformed.
@@ -36,9 +39,5 @@ int64_t parse_status_kb(std::string_view status, std::string_view key);
 // The command name (field 2) may contain spaces and parentheses: fields are counted from
 // the last ')'.
 bool parse_proc_stat(std::string_view stat, long ticks_per_s, ProcessCounters& out);
-// cgroup v2 cpu.max ("max 100000" or "150000 100000") -> CPUs rounded up; 0 = no limit.
-int parse_cgroup_v2_cpu_max(std::string_view cpu_max);
-// cgroup v1 cfs quota/period (quota -1 = no limit) -> CPUs rounded up; 0 = no limit.
-int cpus_from_cfs_quota(long quota_us, long period_us);
 
 }  // namespace paraserve

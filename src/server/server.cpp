@@ -1,8 +1,11 @@
 #include "server/server.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <array>
 #include <csignal>
+#include <cstdio>
 #include <optional>
 #include <thread>
 
@@ -537,8 +540,22 @@ uint16_t Server::start() {
   m.io_guard.emplace(m.io.get_executor());
   m.work_guard.emplace(m.work.get_executor());
   m.accept();
-  for (int i = 0; i < cfg.io_threads; ++i) m.threads.emplace_back([&m] { m.io.run(); });
-  for (int i = 0; i < cfg.decoder_threads; ++i) m.threads.emplace_back([&m] { m.work.run(); });
+  // Named so that per-thread CPU time (top -H, /proc/<pid>/task/*/comm) shows the layout.
+  auto name_thread = [](const char* role, int i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "ps-%s-%d", role, i);
+    ::pthread_setname_np(::pthread_self(), name);
+  };
+  for (int i = 0; i < cfg.io_threads; ++i)
+    m.threads.emplace_back([&m, name_thread, i] {
+      name_thread("io", i);
+      m.io.run();
+    });
+  for (int i = 0; i < cfg.decoder_threads; ++i)
+    m.threads.emplace_back([&m, name_thread, i] {
+      name_thread("dec", i);
+      m.work.run();
+    });
   {
     std::lock_guard lock(m.state_mu);
     m.started = true;

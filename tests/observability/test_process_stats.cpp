@@ -32,18 +32,6 @@ TEST(ProcessStats, ParsesStatusKeys) {
   EXPECT_EQ(parse_status_kb("VmHWM:\t garbage\n", "VmHWM"), -1);
 }
 
-TEST(ProcessStats, ParsesCgroupLimits) {
-  EXPECT_EQ(parse_cgroup_v2_cpu_max("max 100000\n"), 0);
-  EXPECT_EQ(parse_cgroup_v2_cpu_max("200000 100000\n"), 2);
-  EXPECT_EQ(parse_cgroup_v2_cpu_max("150000 100000"), 2);  // 1.5 CPUs rounds up
-  EXPECT_EQ(parse_cgroup_v2_cpu_max("50000 100000\n"), 1);
-  EXPECT_EQ(parse_cgroup_v2_cpu_max("garbage"), -1);
-  EXPECT_EQ(parse_cgroup_v2_cpu_max("x 100000"), -1);
-  EXPECT_EQ(cpus_from_cfs_quota(-1, 100000), 0);
-  EXPECT_EQ(cpus_from_cfs_quota(400000, 100000), 4);
-  EXPECT_EQ(cpus_from_cfs_quota(10000, 100000), 1);
-}
-
 TEST(ProcessStats, RssTracksTouchedMemory) {
   int64_t before = read_rss_kb();
   ASSERT_GT(before, 0);
