@@ -28,6 +28,9 @@ struct OrtOptions {
   bool mem_pattern = false;
   bool allow_spinning = false;
   int graph_opt_level = 99;  // ORT_ENABLE_ALL
+  // Diagnostics only (`bench batch --ort-profile`): non-empty = ORT's per-node profiling,
+  // one "<prefix>_<time>.json" per session.
+  std::string profile_prefix;
   void validate() const;      // throws paraserve::Error
 };
 
