@@ -9,6 +9,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/error.h"
@@ -221,6 +222,27 @@ TEST_P(OnlineBatch, LimitsAreEnforced) {
   // An empty batch is a no-op.
   EXPECT_NO_THROW(m.encode_batch({}, scratch));
   EXPECT_NO_THROW(m.decode_batch({}, scratch));
+}
+
+TEST_P(OnlineBatch, ThreadsWithOwnScratchShareTheModel) {
+  // The model is shared and const; each thread has its own BatchScratch and requests.
+  const Model& m = *model_;
+  constexpr int kThreads = 3;
+  std::vector<std::vector<Req>> work(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < 6; ++i)
+      work[static_cast<std::size_t>(t)].push_back(make_req(m, kT[i + t], kN[i + t], static_cast<unsigned>(900 + 10 * t + i)));
+    for (auto& r : work[static_cast<std::size_t>(t)]) run_single(m, r);
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&m, &w = work[static_cast<std::size_t>(t)]] {
+      Model::BatchScratch scratch(m, {8, 64, 12});
+      for (int rep = 0; rep < 3; ++rep) run_batched(m, w, scratch);
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t)
+    for (std::size_t i = 0; i < work[static_cast<std::size_t>(t)].size(); ++i) expect_same(work[static_cast<std::size_t>(t)][i], i);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sets, OnlineBatch, ::testing::Values("tiny", "behav"));
