@@ -67,8 +67,10 @@ class OnlineParaformerModel {
   // single-request one (docs/performance.md, "Batched model calls").
   //
   // Requests are independent: their order in the span is free, each gets exactly its own
-  // rows. All memory is the caller's `OnlineBatchScratch`, sized once; no allocation per call
-  // beyond ORT's own.
+  // rows. A request alone in its group runs on its own buffers (the same Run as the single
+  // call, so bit-identical); output buffers must not overlap any request's inputs. All
+  // other memory is the caller's `BatchScratch`, sized once; no allocation per call beyond
+  // ORT's own.
   static constexpr int kMaxBatch = 64;  // hard cap on requests per batched call
 
   struct EncodeRequest {
@@ -105,7 +107,7 @@ class OnlineParaformerModel {
     friend class OnlineParaformerModel;
     BatchLimits limits_;
     std::vector<float> feats_, enc_, alphas_;         // encoder in / out
-    std::vector<float> dec_enc_, embeds_, logits_;    // decoder in / out
+    std::vector<float> embeds_, logits_;              // decoder in / out (enc_: its enc input)
     std::vector<float> cache_in_, cache_out_;         // num_caches x [max_batch, D, lorder]
     std::vector<int32_t> len_a_, len_b_;              // per-request lengths
     std::vector<int> order_;                          // requests sorted by group key
