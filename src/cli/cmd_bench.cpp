@@ -2,6 +2,8 @@
 //   bench stream  : N StreamSessions fed 800-sample pieces as fast as possible on W worker
 //                   threads; RTF per stream, partial-result latency, optional capacity search.
 //   bench offline : offline transcription RTF on 1 and N threads, fp32 and int8.
+//   bench batch   : streaming Paraformer encoder / decoder calls batched over B requests:
+//                   rows per CPU second and ms per call for each B, ratio to B = 1.
 // Prints figures only (no pass/fail).
 #include <sys/resource.h>
 
@@ -21,6 +23,7 @@
 #include "cli/runtime_settings.h"
 #include "common/error.h"
 #include "frontend/audio_file.h"
+#include "models/paraformer_online.h"
 #include "observability/memtrace.h"
 #include "pipeline/engine.h"
 #include "pipeline/session.h"
@@ -44,6 +47,10 @@ struct BenchArgs {
   std::string memtrace;  // record the server's ledger events per stream into this file
   int ledger_ab = 0;     // > 0: alternate ledger off/on this many times, report the throughput ratio
   RuntimeSettings runtime;  // same allocator / ORT settings as `serve`
+  // bench batch
+  std::string batches = "1,2,4,8,16";
+  int frames = 20;  // encoder rows per request: a+b+c of the default chunk_size [5,10,5]
+  int tokens = 3;   // decoder rows per request
 };
 
 // Applies the shared engine settings and prints them, so every figure below names them.
@@ -322,6 +329,208 @@ int bench_offline(const BenchArgs& a) {
   return 0;
 }
 
+
+// ---------------------------------------------------------------------------
+// bench batch
+// ---------------------------------------------------------------------------
+
+std::vector<int> parse_batches(const std::string& list) {
+  std::vector<int> out;
+  std::size_t pos = 0;
+  while (pos <= list.size()) {
+    const std::size_t end = std::min(list.find(',', pos), list.size());
+    const std::string item = list.substr(pos, end - pos);
+    int b = 0;
+    try {
+      std::size_t used = 0;
+      b = std::stoi(item, &used);
+      if (used != item.size()) b = 0;
+    } catch (const std::exception&) {
+      b = 0;
+    }
+    if (b < 1 || b > OnlineParaformerModel::kMaxBatch)
+      throw Error("bench batch: --batches item '" + item + "', expected 1.." +
+                  std::to_string(OnlineParaformerModel::kMaxBatch));
+    out.push_back(b);
+    pos = end + 1;
+  }
+  return out;
+}
+
+double process_cpu_s() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct Timing {
+  int calls = 0;
+  double wall_s = 0, cpu_s = 0;
+};
+
+// Calls f() until `seconds` of wall time have passed (at least 3 calls), after one warm-up.
+template <class F>
+Timing time_calls(double seconds, F&& f) {
+  f();
+  Timing t;
+  const double c0 = process_cpu_s();
+  const auto w0 = Clock::now();
+  do {
+    f();
+    ++t.calls;
+    t.wall_s = std::chrono::duration<double>(Clock::now() - w0).count();
+  } while (t.wall_s < seconds || t.calls < 3);
+  t.cpu_s = process_cpu_s() - c0;
+  return t;
+}
+
+std::vector<float> bench_randn(std::size_t n, unsigned seed, float scale) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
+float max_abs_diff(const float* a, const float* b, std::size_t n) {
+  float m = 0;
+  for (std::size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+int bench_batch(const BenchArgs& a) {
+  const std::vector<int> batches = parse_batches(a.batches);
+  if (a.frames < 1 || a.tokens < 1 || a.seconds <= 0)
+    throw Error("bench batch: --frames, --tokens >= 1 and --seconds > 0");
+  apply_engine_settings(a);
+  OrtRuntime rt(a.runtime.ort);
+  const std::string dir = a.models + "/online";
+  const auto t_load = Clock::now();
+  const auto model = OnlineParaformerModel::load(dir, a.quantize, rt);
+  const OnlineParaformerModel& m = *model;
+  const int maxB = *std::max_element(batches.begin(), batches.end());
+  const int T = a.frames, N = a.tokens, D = m.encoder_dim(), V = m.vocab_size(), L = m.num_caches();
+  const int mixed_max_n = std::max(4, N);  // the mixed-N decoder rows use N = 1..4 (or up to --tokens)
+  std::printf("bench batch: %s (%s, encoder %s), %d s load; T = %d frames, N = %d tokens per request; %.1f s per "
+              "point\n",
+              dir.c_str(), m.encoder_info().quantized ? "int8" : "fp32", m.batchable() ? "batchable" : "FIXED BATCH",
+              static_cast<int>(std::chrono::duration<double>(Clock::now() - t_load).count()), T, N, a.seconds);
+  OnlineParaformerModel::BatchScratch scratch(m, {maxB, T, mixed_max_n});
+  std::printf("  batch scratch: %.1f MB for B <= %d\n", static_cast<double>(scratch.bytes()) / 1e6, maxB);
+
+  // Per-request inputs and outputs, distinct per request.
+  const std::size_t ub = static_cast<std::size_t>(maxB);
+  std::vector<std::vector<float>> feats(ub), enc(ub), alphas(ub), embeds(ub), logits(ub), caches(ub);
+  std::vector<std::vector<float*>> cache_ptrs(ub);
+  const std::size_t cf = static_cast<std::size_t>(m.cache_floats());
+  for (std::size_t i = 0; i < ub; ++i) {
+    feats[i] = bench_randn(static_cast<std::size_t>(T) * OnlineParaformerModel::kFeatDim, 10 + static_cast<unsigned>(i), 4.0f);
+    enc[i].resize(static_cast<std::size_t>(T) * D);
+    alphas[i].resize(static_cast<std::size_t>(T));
+    embeds[i] = bench_randn(static_cast<std::size_t>(mixed_max_n) * D, 100 + static_cast<unsigned>(i), 1.0f);
+    logits[i].resize(static_cast<std::size_t>(mixed_max_n) * V);
+    caches[i] = bench_randn(cf * L, 200 + static_cast<unsigned>(i), 0.5f);
+    for (int l = 0; l < L; ++l) cache_ptrs[i].push_back(caches[i].data() + l * cf);
+  }
+  // Single-request reference for request 0, to report how far a batched result is from it
+  // (0 for fp32 up to rounding; int8 quantizes activations over the whole batch).
+  std::vector<float> ref_enc, ref_alphas, ref_logits, enc_out, alpha_out, logit_out;
+  m.encode(feats[0].data(), T, ref_enc, ref_alphas);
+  std::vector<float> ref_cache = caches[0];
+  {
+    std::vector<float*> rp;
+    for (int l = 0; l < L; ++l) rp.push_back(ref_cache.data() + l * cf);
+    m.decode(ref_enc.data(), T, embeds[0].data(), N, rp, ref_logits);
+  }
+  const std::vector<float> caches0 = caches[0];
+
+  // single_cpu_s > 0: the CPU seconds of the same B requests as B single-request calls
+  // (the "vs singles" column); else the ratio is to the first row's rows per CPU second.
+  struct Row {
+    int B;
+    Timing t;
+    double rows;
+    float diff;
+    double agree;
+    double single_cpu_s = 0;
+  };
+  auto print_table = [&](const char* title, const char* unit, const std::vector<Row>& rows) {
+    const bool vs_singles = !rows.empty() && rows[0].single_cpu_s > 0;
+    std::printf("\n  %s\n", title);
+    std::printf("  %4s %7s %10s %10s %14s %9s %12s %s\n", "B", "calls", "ms/call", "CPU ms/call", unit,
+                vs_singles ? "vs single" : "vs B=1", "max|d| req0", "argmax agree");
+    double base = 0;
+    for (const auto& r : rows) {
+      const double per_cpu = r.rows * r.t.calls / r.t.cpu_s;
+      if (base == 0) base = per_cpu;
+      if (vs_singles) base = r.rows / r.single_cpu_s;
+      char diff[32] = "-";
+      if (r.diff >= 0) std::snprintf(diff, sizeof diff, "%.3g", static_cast<double>(r.diff));
+      std::printf("  %4d %7d %10.2f %10.2f %14.0f %8.2fx %12s %s\n", r.B, r.t.calls, 1e3 * r.t.wall_s / r.t.calls,
+                  1e3 * r.t.cpu_s / r.t.calls, per_cpu, per_cpu / base, diff,
+                  r.agree < 0 ? "" : (std::to_string(static_cast<int>(r.agree * 100 + 0.5)) + " %").c_str());
+    }
+    std::fflush(stdout);
+  };
+
+  // Encoder: B requests of T frames (one stacked Run).
+  std::vector<Row> enc_rows;
+  for (int B : batches) {
+    std::vector<OnlineParaformerModel::EncodeRequest> reqs;
+    for (int i = 0; i < B; ++i)
+      reqs.push_back({feats[static_cast<std::size_t>(i)].data(), T, enc[static_cast<std::size_t>(i)].data(),
+                      alphas[static_cast<std::size_t>(i)].data()});
+    const Timing t = time_calls(a.seconds, [&] { m.encode_batch(reqs, scratch); });
+    enc_rows.push_back({B, t, static_cast<double>(B) * T, max_abs_diff(enc[0].data(), ref_enc.data(), ref_enc.size()), -1});
+  }
+  print_table("online encoder (rows = frames)", "frames/CPU-s", enc_rows);
+
+  // Decoder: B requests of N tokens over the single-request enc of each (one stacked Run),
+  // then B requests with N cycling 1..4 (one Run per distinct N: up to 4).
+  auto argmax_agree = [&](const float* got, const float* want, int rows) {
+    int same = 0;
+    for (int r = 0; r < rows; ++r) {
+      const float* g = got + static_cast<std::size_t>(r) * V;
+      const float* w = want + static_cast<std::size_t>(r) * V;
+      same += std::max_element(g, g + V) - g == std::max_element(w, w + V) - w;
+    }
+    return static_cast<double>(same) / rows;
+  };
+  // CPU seconds of one single-request decoder call per N (the mixed table's baseline).
+  std::vector<double> single_cpu(static_cast<std::size_t>(mixed_max_n) + 1, 0.0);
+  for (int n = 1; n <= mixed_max_n; ++n) {
+    OnlineParaformerModel::DecodeRequest r{ref_enc.data(), T, embeds[0].data(), n, cache_ptrs[0].data(),
+                                           logits[0].data()};
+    const Timing t = time_calls(a.seconds / 2, [&] { m.decode_batch({&r, 1}, scratch); });
+    single_cpu[static_cast<std::size_t>(n)] = t.cpu_s / t.calls;
+  }
+  for (const bool mixed : {false, true}) {
+    std::vector<Row> dec_rows;
+    for (int B : batches) {
+      std::vector<OnlineParaformerModel::DecodeRequest> reqs;
+      double rows = 0, singles = 0;
+      for (int i = 0; i < B; ++i) {
+        const std::size_t k = static_cast<std::size_t>(i);
+        const int n = mixed ? 1 + i % 4 : N;
+        rows += n;
+        singles += single_cpu[static_cast<std::size_t>(n)];
+        reqs.push_back({ref_enc.data(), T, embeds[k].data(), n, cache_ptrs[k].data(), logits[k].data()});
+      }
+      Timing t = time_calls(a.seconds, [&] { m.decode_batch(reqs, scratch); });
+      // One more call from the initial caches, for the parity columns (request 0 has N).
+      caches[0] = caches0;
+      m.decode_batch(reqs, scratch);
+      const float d = mixed ? -1.0f : max_abs_diff(logits[0].data(), ref_logits.data(), ref_logits.size());
+      dec_rows.push_back({B, t, rows, d, mixed ? -1.0 : argmax_agree(logits[0].data(), ref_logits.data(), N),
+                          mixed ? singles : 0.0});
+    }
+    print_table(mixed ? "online decoder, N = 1,2,3,4,1,... per request (rows = tokens; one Run per distinct N; vs the same requests as single calls)"
+                      : "online decoder (rows = tokens)",
+                "tokens/CPU-s", dec_rows);
+  }
+  return 0;
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app, int& exit_code) {
@@ -353,6 +562,20 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   of->add_option("--audio", oa->audio, "audio file (default: synthetic tone speech)");
   add_runtime_options(of, oa->runtime, "--model-threads");
   of->callback([oa, &exit_code] { exit_code = bench_offline(*oa); });
+
+  auto ba = std::make_shared<BenchArgs>();
+  ba->seconds = 3;
+  auto* bb = bench->add_subcommand("batch", "streaming encoder/decoder calls batched over B requests: throughput per B");
+  bb->add_option("--models", ba->models, "model set folder with online/")->required();
+  bb->add_option("--quantize", ba->quantize, "load *_quant.onnx (only exactly 'true')")->capture_default_str();
+  bb->add_option("--batches", ba->batches, "comma-separated batch sizes (first = the ratio's base)")->capture_default_str();
+  bb->add_option("--frames", ba->frames, "encoder frames per request (a+b+c of chunk_size)")->capture_default_str();
+  bb->add_option("--tokens", ba->tokens, "decoder tokens per request")->capture_default_str();
+  bb->add_option("--seconds", ba->seconds, "wall seconds per point")->capture_default_str();
+  bb->add_option("--ort-profile", ba->runtime.ort.profile_prefix,
+                 "write ONNX Runtime per-node profiles to PREFIX_<time>.json (one per session)");
+  add_runtime_options(bb, ba->runtime, "--model-threads");
+  bb->callback([ba, &exit_code] { exit_code = bench_batch(*ba); });
 }
 
 }  // namespace paraserve::cli

@@ -40,6 +40,7 @@ OrtRuntime::OrtRuntime(const OrtOptions& options)
   else session_options_.DisableMemPattern();
   session_options_.AddConfigEntry("session.intra_op.allow_spinning", options_.allow_spinning ? "1" : "0");
   session_options_.AddConfigEntry("session.inter_op.allow_spinning", options_.allow_spinning ? "1" : "0");
+  if (!options_.profile_prefix.empty()) session_options_.EnableProfiling(options_.profile_prefix.c_str());
 }
 
 std::unique_ptr<Ort::Session> OrtRuntime::open(const std::string& path) const {

@@ -32,7 +32,9 @@ struct OrtOptions {
   bool mem_pattern = false;
   bool allow_spinning = false;
   int graph_opt_level = 99;  // ORT_ENABLE_ALL
-  std::string profile_prefix;  // "" = no profiling
+  // Diagnostics only (`bench stream|batch --ort-profile`): non-empty = ORT's per-node profiling,
+  // one "<prefix>_<time>.json" per session.
+  std::string profile_prefix;
   void validate() const;      // throws paraserve::Error
 };
 

@@ -1,5 +1,5 @@
-// Issue 9: one engine configuration everywhere. `serve`, `transcribe`, `bench stream` and
-// `bench offline` register the same allocator / ONNX Runtime flags with the same defaults,
+// Issue 9: one engine configuration everywhere. `serve`, `transcribe`, `bench stream`,
+// `bench offline` and `bench batch` register the same allocator / ONNX Runtime flags with the same defaults,
 // and the settings a command runs with are the ones it prints.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -52,7 +52,7 @@ TEST(EngineSettingsCli, SameFlagsAndDefaultsInEveryModelCommand) {
   ASSERT_TRUE(std::filesystem::exists(bin())) << bin();
   const auto serve = defaults_in_help(run("serve --help"));
   ASSERT_EQ(serve.size(), std::size(kEngineFlags)) << run("serve --help");
-  for (const char* cmd : {"transcribe --help", "bench stream --help", "bench offline --help"}) {
+  for (const char* cmd : {"transcribe --help", "bench stream --help", "bench offline --help", "bench batch --help"}) {
     const auto other = defaults_in_help(run(cmd));
     EXPECT_EQ(other, serve) << cmd;
   }
@@ -71,6 +71,29 @@ TEST(EngineSettingsCli, TranscribePrintsTheSettingsItApplies) {
   if (out.find("allocator jemalloc") != std::string::npos) {
     EXPECT_NE(out.find("jemalloc_dirty_decay_ms=777"), std::string::npos) << out;
   }
+}
+
+// `bench batch` (issue 11) runs the batched streaming calls and reports, per B, how far
+// request 0's batched output is from its single-request output: rounding-level for fp32.
+TEST(EngineSettingsCli, BenchBatchRunsAndBatchedEqualsSingle) {
+  const std::string tiny = std::string(PARASERVE_TEST_MODELS) + "/tiny";
+  ASSERT_TRUE(std::filesystem::exists(tiny + "/online/model.onnx")) << "models/tiny missing (scripts/make-models.sh tiny)";
+  int rc = -1;
+  const std::string out = run("bench batch --models " + tiny + " --quantize false --seconds 0.01 --batches 1,3", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  for (const char* title : {"online encoder", "online decoder (rows", "online decoder, N = 1,2,3,4"})
+    EXPECT_NE(out.find(title), std::string::npos) << title << "\n" << out;
+  // Rows "B calls ms CPU-ms rows/s ratio max|d|": B = 3 of the encoder and equal-N decoder tables.
+  const std::regex row(R"(\n\s+3\s+\d+\s+[\d.]+\s+[\d.]+\s+\d+\s+[\d.]+x\s+(\S+))");
+  int checked = 0;
+  for (auto it = std::sregex_iterator(out.begin(), out.end(), row); it != std::sregex_iterator(); ++it) {
+    if ((*it)[1] == "-") continue;  // the mixed-N table has no parity column
+    EXPECT_LE(std::stod((*it)[1]), 1e-5) << out;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2) << out;
+  EXPECT_NE(run("bench batch --models " + tiny + " --batches 1,65", &rc).find("--batches item '65'"), std::string::npos);
+  EXPECT_NE(rc, 0);
 }
 
 }  // namespace
