@@ -132,6 +132,14 @@ bool allocator_purge() {
   return mallctl((std::string("arena.") + kAllArenas + ".purge").c_str(), nullptr, nullptr, nullptr, 0) == 0;
 }
 
+int jemalloc_narenas() {
+  MallctlFn mallctl = find_mallctl();
+  if (!mallctl) return -1;
+  unsigned n = 0;
+  std::size_t len = sizeof n;
+  return mallctl("opt.narenas", &n, &len, nullptr, 0) == 0 ? static_cast<int>(n) : -1;
+}
+
 int64_t allocator_unused_bytes() {
   MallctlFn mallctl = find_mallctl();
   if (!mallctl) return -1;

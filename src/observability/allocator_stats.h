@@ -41,6 +41,9 @@ std::string configure_jemalloc(const JemallocTuning& tuning);
 // paraserve never calls malloc_trim; mimalloc) or the call failed.
 bool allocator_purge();
 
+// jemalloc's arena count (opt.narenas); -1 without jemalloc.
+int jemalloc_narenas();
+
 // Bytes of unused pages the allocator keeps resident for reuse (jemalloc: dirty + muzzy
 // pages of all arenas); -1 where the allocator does not say.
 int64_t allocator_unused_bytes();

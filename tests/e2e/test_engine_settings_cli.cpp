@@ -19,9 +19,11 @@ std::string bin() {
   return std::string(PARASERVE_BINARY_DIR) + "/paraserve";
 }
 
-std::string run(const std::string& args, int* rc = nullptr) {
+std::string run_env(const std::string& env, const std::string& args, int* rc = nullptr);
+std::string run(const std::string& args, int* rc = nullptr) { return run_env("", args, rc); }
+std::string run_env(const std::string& env, const std::string& args, int* rc) {
   std::string out;
-  FILE* p = popen((bin() + " " + args + " 2>&1").c_str(), "r");
+  FILE* p = popen(((env.empty() ? "" : env + " ") + bin() + " " + args + " 2>&1").c_str(), "r");
   if (!p) return out;
   char buf[4096];
   std::size_t n;
@@ -35,7 +37,8 @@ const char* const kEngineFlags[] = {"--ort-cpu-arena",          "--ort-mem-patte
                                     "--ort-allow-spinning",     "--jemalloc-background-thread",
                                     "--jemalloc-dirty-decay-ms", "--jemalloc-muzzy-decay-ms",
                                     "--malloc-arena-max",       "--malloc-mmap-threshold",
-                                    "--malloc-trim-threshold"};
+                                    "--malloc-trim-threshold",  "--allocator-idle-purge-ms",
+                                    "--allocator-unused-cap-mb"};
 
 // flag -> default value as printed by --help.
 std::map<std::string, std::string> defaults_in_help(const std::string& help) {
@@ -70,7 +73,25 @@ TEST(EngineSettingsCli, TranscribePrintsTheSettingsItApplies) {
   // The default build links jemalloc (another allocator prints its own settings instead).
   if (out.find("allocator jemalloc") != std::string::npos) {
     EXPECT_NE(out.find("jemalloc_dirty_decay_ms=777"), std::string::npos) << out;
+    // One arena (the binary's malloc_conf), and the load-time pages given back after loading.
+    EXPECT_NE(out.find("jemalloc_narenas=1 "), std::string::npos) << out;
+    EXPECT_NE(out.find("allocator: returned"), std::string::npos) << out;
   }
+}
+
+// MALLOC_CONF in the environment still overrides the binary's built-in jemalloc options.
+TEST(EngineSettingsCli, MallocConfEnvironmentWins) {
+  const std::string tiny = std::string(PARASERVE_TEST_MODELS) + "/tiny";
+  int rc = -1;
+  const std::string out =
+      run("bench stream --models " + tiny + " --quantize false --streams 1 --seconds 1", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  if (out.find("allocator jemalloc") == std::string::npos) GTEST_SKIP() << "not a jemalloc build: " << out;
+  EXPECT_NE(out.find("jemalloc_narenas=1 "), std::string::npos) << out;
+  const std::string env = run_env("MALLOC_CONF=narenas:3", "bench stream --models " + tiny +
+                                                              " --quantize false --streams 1 --seconds 1", &rc);
+  ASSERT_EQ(rc, 0) << env;
+  EXPECT_NE(env.find("jemalloc_narenas=3 "), std::string::npos) << env;
 }
 
 // `bench batch` (issue 11) runs the batched streaming calls and reports, per B, how far
