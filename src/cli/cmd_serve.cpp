@@ -111,6 +111,11 @@ int run_serve(ServeArgs& a) {
   auto models = describe_engine(*engine);
   for (const auto& line : models) spdlog::info("model {}", line);
   if (auto line = purge_after_load(); !line.empty()) spdlog::info("{}", line);
+  if (a.runtime.idle_purge.unused_cap_mb < 0) {
+    a.runtime.idle_purge.unused_cap_mb = IdlePurgeConfig::auto_cap_mb(read_rss_kb());
+    spdlog::info("allocator: unused-page cap {} MiB (a tenth of the loaded RSS, at least 32)",
+                 a.runtime.idle_purge.unused_cap_mb);
+  }
 
   Metrics metrics;
   metrics.gauge("paraserve_runtime_info", "Allocator and ONNX Runtime settings in force (labels; value 1)",

@@ -19,7 +19,8 @@ void add_runtime_options(CLI::App* cmd, RuntimeSettings& s, const std::string& m
   opt("--allocator-idle-purge-ms", s.idle_purge.idle_ms,
       "serve: return the allocator's unused pages after this long with no model work (-1 = never)");
   opt("--allocator-unused-cap-mb", s.idle_purge.unused_cap_mb,
-      "serve: return them at once when they exceed this many MiB, busy or not (0 = no cap)");
+      "serve: return them at once when they exceed this many MiB, busy or not (0 = no cap; "
+      "-1 = a tenth of the RSS with the models loaded, at least 32)");
   opt("--jemalloc-background-thread", s.jemalloc.background_thread,
       "jemalloc only: purge on jemalloc's background thread (1/0, -1 = leave)");
   opt("--jemalloc-dirty-decay-ms", s.jemalloc.dirty_decay_ms,

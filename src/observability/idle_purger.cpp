@@ -4,7 +4,7 @@ namespace paraserve {
 
 std::string IdlePurgeConfig::validate() const {
   if (idle_ms < -1) return "idle purge: --allocator-idle-purge-ms must be >= 0, or -1 (never)";
-  if (unused_cap_mb < 0) return "idle purge: --allocator-unused-cap-mb must be >= 0 (0 = no cap)";
+  if (unused_cap_mb < -1) return "idle purge: --allocator-unused-cap-mb must be >= 0 (0 = no cap), or -1 (auto)";
   if (check_ms < 1) return "idle purge: check interval must be >= 1 ms";
   return {};
 }

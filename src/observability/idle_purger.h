@@ -7,6 +7,7 @@
 // One thread, waking every `check_ms`; nothing runs on the audio path except two relaxed
 // atomic increments per batch of work (WorkActivity).
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -20,10 +21,16 @@ namespace paraserve {
 
 struct IdlePurgeConfig {
   int64_t idle_ms = 5000;      // purge after this long without model work (-1 = never)
-  int64_t unused_cap_mb = 256; // purge at once when unused pages exceed this (0 = no cap)
+  // Purge at once when unused pages exceed this (0 = no cap; -1 = auto: resolve_auto_cap()).
+  int64_t unused_cap_mb = -1;
   int64_t check_ms = 200;      // how often the thread looks
   // Empty when valid, else one line naming the bad value.
   std::string validate() const;
+  // The auto cap: a tenth of the footprint with the models loaded, at least 32 MiB. The
+  // unused pages a busy server needs grow with its models' activations, which grow with the
+  // models (docs/memory.md: full-size int8 needs up to ~50 MiB, 32 MiB caps cost it 120
+  // faults per audio s; the tiny models need a few MiB, and a larger cap only lets RSS creep).
+  static int64_t auto_cap_mb(int64_t loaded_rss_kb) { return std::max<int64_t>(32, loaded_rss_kb / 1024 / 10); }
 };
 
 // Model work in flight and done, counted by whoever runs it (the server's decode tasks).

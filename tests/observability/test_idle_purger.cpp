@@ -67,7 +67,14 @@ TEST(IdlePurgeConfig, Validate) {
   EXPECT_EQ(config(0, 0).validate(), "");
   EXPECT_EQ(config(-1, 256).validate(), "");
   EXPECT_NE(config(-2, 0).validate().find("--allocator-idle-purge-ms"), std::string::npos);
-  EXPECT_NE(config(10, -1).validate().find("--allocator-unused-cap-mb"), std::string::npos);
+  EXPECT_EQ(config(10, -1).validate(), "");  // -1 = auto
+  EXPECT_NE(config(10, -2).validate().find("--allocator-unused-cap-mb"), std::string::npos);
+}
+
+TEST(IdlePurgeConfig, AutoCapIsATenthOfTheLoadedFootprintAtLeast32MiB) {
+  EXPECT_EQ(IdlePurgeConfig::auto_cap_mb(75 * 1024), 32);     // tiny models
+  EXPECT_EQ(IdlePurgeConfig::auto_cap_mb(1000 * 1024), 100);  // full-size int8
+  EXPECT_EQ(IdlePurgeConfig::auto_cap_mb(0), 32);
 }
 
 // The thread: purges once after the work stops, never while a piece is in flight.
