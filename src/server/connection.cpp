@@ -217,42 +217,51 @@ void ConnectionCore::post_to_io_send(std::string message) {
 }
 
 void ConnectionCore::work() {
-  Segment seg;
-  bool resume = false;
-  {
+  // One batch per task, so one busy connection cannot hold a decoder thread forever, with one
+  // exception: when the batch queued next ends the utterance, it is decoded in the same task
+  // (at most two batches, each <= --max-pending-bytes + one read piece). Yielding there would
+  // keep the utterance's whole state (the segment's audio history, the decoder caches, the
+  // queued tail) resident while every other connection takes its turn: a burst of
+  // fast-sending clients would then all sit mid-utterance at once, each holding its segment.
+  for (;;) {
+    Segment seg;
+    bool resume = false;
+    {
+      std::lock_guard lock(mu_);
+      if (inbox_.empty() || closed_.load(std::memory_order_relaxed)) {
+        if (ctx_.metrics) ctx_.metrics->work_queue_depth.add(-static_cast<double>(inbox_.size()));
+        inbox_.clear();
+        scheduled_ = false;
+        return;
+      }
+      seg = std::move(inbox_.front());
+      inbox_.pop_front();
+      pending_bytes_ -= seg.bytes.size();
+      if (paused_ && pending_bytes_ <= ctx_.config.limits.max_pending_bytes / 2) {
+        paused_ = false;
+        resume = true;
+      }
+    }
+    if (ctx_.metrics) ctx_.metrics->work_queue_depth.dec();
+    if (resume) net::post(io_, [self = shared_from_this()] { self->resume_reading(); });
+
+    {
+      std::optional<WorkActivity::Scope> busy;  // the idle purger's view of model work
+      if (ctx_.activity) busy.emplace(*ctx_.activity);
+      process(seg);
+    }
+
     std::lock_guard lock(mu_);
+    seg.bytes.clear();
+    if (spare_.size() < 2 && seg.bytes.capacity() <= kSpareMaxBytes)
+      spare_.push_back(std::move(seg.bytes));
     if (inbox_.empty() || closed_.load(std::memory_order_relaxed)) {
-      if (ctx_.metrics) ctx_.metrics->work_queue_depth.add(-static_cast<double>(inbox_.size()));
-      inbox_.clear();
       scheduled_ = false;
       return;
     }
-    seg = std::move(inbox_.front());
-    inbox_.pop_front();
-    pending_bytes_ -= seg.bytes.size();
-    if (paused_ && pending_bytes_ <= ctx_.config.limits.max_pending_bytes / 2) {
-      paused_ = false;
-      resume = true;
-    }
-  }
-  if (ctx_.metrics) ctx_.metrics->work_queue_depth.dec();
-  if (resume) net::post(io_, [self = shared_from_this()] { self->resume_reading(); });
-
-  {
-    std::optional<WorkActivity::Scope> busy;
-    if (ctx_.activity) busy.emplace(*ctx_.activity);
-    process(seg);
-  }
-
-  std::lock_guard lock(mu_);
-  seg.bytes.clear();
-  if (spare_.size() < 2 && seg.bytes.capacity() <= kSpareMaxBytes)
-    spare_.push_back(std::move(seg.bytes));
-  if (inbox_.empty() || closed_.load(std::memory_order_relaxed)) {
-    scheduled_ = false;
-  } else {
-    // One batch per task, so one busy connection cannot hold a decoder thread forever.
+    if (!seg.finish && inbox_.front().finish) continue;  // the utterance's end: decode it now
     net::post(strand_, [self = shared_from_this()] { self->work(); });
+    return;
   }
 }
 
