@@ -11,27 +11,20 @@
 #include <regex>
 #include <string>
 
+#include "cli_util.h"
+
 namespace {
 
-std::string bin() {
-  const char* b = std::getenv("PARASERVE_BIN");
-  if (b && *b) return b;
-  return std::string(PARASERVE_BINARY_DIR) + "/paraserve";
-}
+using paraserve::test::paraserve_bin;
+using paraserve::test::run_shell;
 
-std::string run_env(const std::string& env, const std::string& args, int* rc = nullptr);
-std::string run(const std::string& args, int* rc = nullptr) { return run_env("", args, rc); }
-std::string run_env(const std::string& env, const std::string& args, int* rc) {
-  std::string out;
-  FILE* p = popen(((env.empty() ? "" : env + " ") + bin() + " " + args + " 2>&1").c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  if (rc) *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+std::string bin() { return paraserve_bin(); }
+
+// `paraserve ARGS`, with ENV assignments (e.g. "MALLOC_CONF=narenas:3") in front when given.
+std::string run_env(const std::string& env, const std::string& args, int* rc = nullptr) {
+  return run_shell((env.empty() ? "" : env + " ") + bin() + " " + args, rc);
 }
+std::string run(const std::string& args, int* rc = nullptr) { return run_env("", args, rc); }
 
 const char* const kEngineFlags[] = {"--ort-cpu-arena",          "--ort-mem-pattern",
                                     "--ort-allow-spinning",     "--jemalloc-background-thread",

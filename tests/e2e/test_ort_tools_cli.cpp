@@ -12,28 +12,14 @@
 #include <string>
 
 #include "../models_required.h"
+#include "cli_util.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string bin() {
-  const char* b = std::getenv("PARASERVE_BIN");
-  if (b && *b) return b;
-  return std::string(PARASERVE_BINARY_DIR) + "/paraserve";
-}
-
-std::string run(const std::string& cmd, int* rc) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
+std::string bin() { return paraserve::test::paraserve_bin(); }
+std::string run(const std::string& cmd, int* rc) { return paraserve::test::run_shell(cmd, rc); }
 
 const std::string kTiny = std::string(PARASERVE_TEST_MODELS) + "/tiny";
 

@@ -11,17 +11,14 @@
 #include <filesystem>
 #include <string>
 
+#include "cli_util.h"
 #include "common/cpu_budget.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string bin() {
-  const char* b = std::getenv("PARASERVE_BIN");
-  if (b && *b) return b;
-  return std::string(PARASERVE_BINARY_DIR) + "/paraserve";
-}
+std::string bin() { return paraserve::test::paraserve_bin(); }
 
 // Runs `paraserve serve` with empty model folders on the first `cpus` CPUs of this
 // process's affinity mask (the child inherits the mask of the thread that starts it).
