@@ -65,6 +65,7 @@ Labels runtime_labels(const RuntimeSettings& s) {
   Labels l{{"allocator", alloc}};
   if (alloc == "jemalloc") {
     l.emplace_back("jemalloc_narenas", std::to_string(jemalloc_narenas()));
+    l.emplace_back("jemalloc_tcache_max", std::to_string(jemalloc_tcache_max()));
     l.emplace_back("jemalloc_background_thread", std::to_string(s.jemalloc.background_thread));
     l.emplace_back("jemalloc_dirty_decay_ms", std::to_string(s.jemalloc.dirty_decay_ms));
     l.emplace_back("jemalloc_muzzy_decay_ms", std::to_string(s.jemalloc.muzzy_decay_ms));

@@ -140,6 +140,11 @@ int jemalloc_narenas() {
   return mallctl("opt.narenas", &n, &len, nullptr, 0) == 0 ? static_cast<int>(n) : -1;
 }
 
+int64_t jemalloc_tcache_max() {
+  MallctlFn mallctl = find_mallctl();
+  return mallctl ? jemalloc_size(mallctl, "opt.tcache_max") : -1;
+}
+
 int64_t allocator_unused_bytes() {
   MallctlFn mallctl = find_mallctl();
   if (!mallctl) return -1;

@@ -43,6 +43,8 @@ bool allocator_purge();
 
 // jemalloc's arena count (opt.narenas); -1 without jemalloc.
 int jemalloc_narenas();
+// jemalloc's largest size class kept in thread caches (opt.tcache_max); -1 without jemalloc.
+int64_t jemalloc_tcache_max();
 
 // Bytes of unused pages the allocator keeps resident for reuse (jemalloc: dirty + muzzy
 // pages of all arenas); -1 where the allocator does not say.

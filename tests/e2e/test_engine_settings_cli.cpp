@@ -67,7 +67,7 @@ TEST(EngineSettingsCli, TranscribePrintsTheSettingsItApplies) {
   if (out.find("allocator jemalloc") != std::string::npos) {
     EXPECT_NE(out.find("jemalloc_dirty_decay_ms=777"), std::string::npos) << out;
     // One arena (the binary's malloc_conf), and the load-time pages given back after loading.
-    EXPECT_NE(out.find("jemalloc_narenas=1 "), std::string::npos) << out;
+    EXPECT_NE(out.find("jemalloc_narenas=1 jemalloc_tcache_max=1024 "), std::string::npos) << out;
     EXPECT_NE(out.find("allocator: returned"), std::string::npos) << out;
   }
 }
