@@ -134,13 +134,11 @@ int run_serve(ServeArgs& a) {
   if (enabled && allocator_unused_bytes() >= 0) {
     purger.emplace(a.runtime.idle_purge, activity,
                    IdlePurger::Hooks{.purge = allocator_purge, .unused_bytes = allocator_unused_bytes});
-    for (const auto& rn : {std::pair{PurgeReason::kIdle, "idle"}, std::pair{PurgeReason::kCap, "cap"}}) {
-      const PurgeReason reason = rn.first;
+    for (const auto& [reason, name] : {std::pair{PurgeReason::kIdle, "idle"}, std::pair{PurgeReason::kCap, "cap"}})
       metrics.counter_callback("paraserve_allocator_purges_total",
                                "Times the allocator's unused pages were returned to the kernel, by reason",
-                               [&p = *purger, reason] { return static_cast<double>(p.purges(reason)); },
-                               {{"reason", rn.second}});
-    }
+                               [&p = *purger, r = reason] { return static_cast<double>(p.purges(r)); },
+                               {{"reason", name}});
     metrics.gauge_callback("paraserve_allocator_unused_bytes",
                            "Unused pages the allocator keeps resident for reuse (jemalloc dirty + muzzy)",
                            [] { return static_cast<double>(allocator_unused_bytes()); });

@@ -204,13 +204,19 @@ void sort_by(int* order, int n, Key key) {
 
 }  // namespace
 
+void OnlineParaformerModel::check_batch_size(const std::string& path, const char* call, int n,
+                                             const BatchLimits& lim) const {
+  if (n > lim.max_batch)
+    throw Error(path + ": " + call + " with " + std::to_string(n) + " requests, limit " + std::to_string(lim.max_batch));
+  if (n > 1 && !batchable_)
+    throw Error(path + ": the export has a fixed batch dimension; batch of " + std::to_string(n) + " refused");
+}
+
 void OnlineParaformerModel::encode_batch(std::span<const EncodeRequest> reqs, BatchScratch& s) const {
   const int n = static_cast<int>(reqs.size());
   const BatchLimits& lim = s.limits_;
   const std::string& path = encoder_info_.path;
-  if (n > lim.max_batch)
-    throw Error(path + ": encode_batch with " + std::to_string(n) + " requests, limit " + std::to_string(lim.max_batch));
-  if (n > 1 && !batchable_) throw Error(path + ": the export has a fixed batch dimension; batch of " + std::to_string(n) + " refused");
+  check_batch_size(path, "encode_batch", n, lim);
   for (int i = 0; i < n; ++i) {
     const auto& r = reqs[static_cast<std::size_t>(i)];
     if (r.T < 1 || r.T > lim.max_frames || !r.feats || !r.enc || !r.alphas)
@@ -252,9 +258,7 @@ void OnlineParaformerModel::decode_batch(std::span<const DecodeRequest> reqs, Ba
   const int n = static_cast<int>(reqs.size());
   const BatchLimits& lim = s.limits_;
   const std::string& path = decoder_info_.path;
-  if (n > lim.max_batch)
-    throw Error(path + ": decode_batch with " + std::to_string(n) + " requests, limit " + std::to_string(lim.max_batch));
-  if (n > 1 && !batchable_) throw Error(path + ": the export has a fixed batch dimension; batch of " + std::to_string(n) + " refused");
+  check_batch_size(path, "decode_batch", n, lim);
   for (int i = 0; i < n; ++i) {
     const auto& r = reqs[static_cast<std::size_t>(i)];
     if (r.T < 1 || r.T > lim.max_frames || r.N < 1 || r.N > lim.max_tokens || !r.enc || !r.embeds || !r.caches ||

@@ -141,6 +141,8 @@ class OnlineParaformerModel {
 
   // One encoder Run on B stacked requests of T frames each: feats [B,T,560], lens [B],
   // enc [B,T,D], alphas [B,T].
+  // Refuses a batch above the scratch's limit, or above 1 for a fixed-batch export.
+  void check_batch_size(const std::string& path, const char* call, int n, const BatchLimits& lim) const;
   void run_encoder(const float* feats, const int32_t* lens, int B, int T, float* enc, float* alphas) const;
   // One decoder Run: enc [B,T,D] with enc_lens, embeds [B,N,D] with emb_lens; cache_in[i]
   // and cache_out[i] are [B,D,lorder] (distinct memory); logits [B,N,V].
