@@ -40,9 +40,12 @@ std::shared_ptr<const Engine> load_engine(const EngineConfig& config) {
   auto engine = std::make_shared<Engine>();
   engine->config = config;
   if (config.offline_scratch_idle < 0) throw Error("offline scratch pool size must be >= 0");
+  if (config.online_scratch_idle < 0) throw Error("online scratch pool size must be >= 0");
   engine->runtime = std::make_unique<OrtRuntime>(config.ort);
   engine->offline_scratch =
       std::make_unique<ScratchPool<OfflineScratch>>(static_cast<std::size_t>(config.offline_scratch_idle));
+  engine->online_decode_scratch =
+      std::make_unique<OnlineAsrStream::DecodeScratchPool>(static_cast<std::size_t>(config.online_scratch_idle));
   OrtRuntime& rt = *engine->runtime;
 
   if (!config.vad_dir.empty()) {

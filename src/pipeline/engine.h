@@ -22,6 +22,9 @@ struct EngineConfig {
   // Offline-pass scratch sets kept for reuse while idle (one per concurrent offline pass is
   // in use; each holds the buffers of the longest segment it served, <= ~12 MB for 60 s).
   int offline_scratch_idle = 8;
+  // Streaming-decoder output buffers (logits + new caches, ~0.4 MB for a 10-token chunk) kept
+  // for reuse while idle; one per concurrent decoder call is in use.
+  int online_scratch_idle = 8;
 };
 
 struct Engine;  // defined in pipeline/engine_impl.h; holds the model objects

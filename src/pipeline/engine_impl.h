@@ -21,6 +21,7 @@
 #include "common/scratch_pool.h"
 #include "pipeline/engine.h"
 #include "pipeline/offline_asr.h"
+#include "pipeline/online_asr_stream.h"
 
 namespace paraserve {
 
@@ -50,6 +51,8 @@ struct Engine {
   // it (so at most one per decoder thread is in use); thread-safe, hence usable through the
   // otherwise read-only engine.
   std::unique_ptr<ScratchPool<OfflineScratch>> offline_scratch;
+  // The streaming decoder's output buffers, borrowed per decoder call (OnlineAsrStream).
+  std::unique_ptr<OnlineAsrStream::DecodeScratchPool> online_decode_scratch;
 
   std::shared_ptr<const PuncModel> punc;
   std::unique_ptr<PuncModelRunner> punc_runner;

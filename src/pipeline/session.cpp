@@ -40,7 +40,7 @@ struct StreamSession::Impl {
         options(o),
         vad(engine->vad, engine->vad_fbank),
         splitter(splitter_config(*engine, o)),
-        online(*engine->online, *engine->online_fbank, o.chunk),
+        online(*engine->online, *engine->online_fbank, o.chunk, *engine->online_decode_scratch),
         offline(*engine) {
     if (o.sample_rate != 16000) resampler.emplace(o.sample_rate, 16000);
     pending.reserve(kPieceSamples);
