@@ -60,9 +60,11 @@ void sensevoice_text(const std::vector<int>& ids, const std::vector<std::string>
   out.append(lang).append(emo).append(event).append(" ");
   for (std::size_t i = 4; i < ids.size(); ++i) {
     const std::string& word = tokens[static_cast<std::size_t>(ids[i])];
-    if (word.find(kSpacePiece) != std::string::npos) {
+    if (const std::size_t at = word.find(kSpacePiece); at != std::string::npos) {
+      // FunASR drops the token's first 3 bytes, which is the "▁" in every real vocabulary;
+      // dropping the "▁" itself gives the same text and never splits a UTF-8 sequence.
       out += ' ';
-      if (word.size() > 3) out.append(word, 3, std::string::npos);
+      out.append(word, 0, at).append(word, at + kSpacePiece.size(), std::string::npos);
     } else {
       out += word;
     }
@@ -77,7 +79,11 @@ std::shared_ptr<const SenseVoiceModel> SenseVoiceModel::load(const std::string& 
   const std::string path = resolve_onnx(dir, "model", quant_flag);
   Vocab vocab = Vocab::load_json(require_file(dir, "tokens.json", "vocabulary of the SenseVoiceSmall model"));
   auto opened = detail::open_model(runtime, path, quantize_selected(quant_flag));
-  opened.check(sensevoice_contract(vocab.size()));
+  opened.check(sensevoice_contract());
+  const int64_t classes = opened.info.io.outputs[0].shape[2];
+  if (classes >= 0 && classes != vocab.size())
+    throw Error(path + ": ctc_logits has " + std::to_string(classes) + " classes but " + join_path(dir, "tokens.json") +
+                " has " + std::to_string(vocab.size()) + " tokens");
 
   std::shared_ptr<SenseVoiceModel> m(new SenseVoiceModel());
   m->runtime_ = &runtime;

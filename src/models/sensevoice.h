@@ -41,8 +41,9 @@ void sensevoice_ctc_ids(const float* logits, int rows, int vocab, std::vector<in
 
 // FunASR's CTCSearch text rule. ids[0..3] are the language, emotion, event and ITN tags
 // (taken only when there are at least 3 ids; a missing ITN tag reads as none); every id from
-// 4 on is a text token: a token containing "▁" becomes " " + the token without its first
-// 3 bytes, others are appended as they are. With <|withitn|>, "。" (language <|zh|>) or "."
+// 4 on is a text token: a token containing "▁" becomes " " + the token without that "▁"
+// (FunASR drops the first 3 bytes: the same for real vocabularies, whose "▁" is at the start),
+// others are appended as they are. With <|withitn|>, "。" (language <|zh|>) or "."
 // is appended. Result: language + emotion + event tags, one space, the text. The ITN tag
 // itself is not kept. Example: "<|zh|><|NEUTRAL|><|Speech|> 你好。". Token ids must be < tokens.size().
 void sensevoice_text(const std::vector<int>& ids, const std::vector<std::string>& tokens, std::string& out);
