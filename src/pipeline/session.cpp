@@ -132,10 +132,12 @@ void StreamSession::Impl::process_piece(std::span<const int16_t> pcm, bool input
     if (options.observer) [[unlikely]]
       options.observer->on_offline_start(static_cast<int64_t>(scratch->segment.size()) / AudioSplitter::kSamplesPerMs);
     offline.recognize(scratch->segment, f.global_start_ms, *scratch, offline_result);
-    std::string text = offline_result.text;  // SenseVoiceSmall: sent as it is
+    std::string text;
     if (offline_result.punctuate) {
       text = engine->punctuator->punctuate_realtime(offline_result.text, punc_cache);
       finish_tpass_sentence(text, input_finished);
+    } else {
+      text = offline_result.text;  // SenseVoiceSmall: sent as it is
     }
     r.offline_text = std::move(text);
     r.has_offline = !r.offline_text.empty();
