@@ -68,7 +68,7 @@ def sensevoice_tokens(preset_name):
     for i, t in enumerate(base):
         continuation = i > 0 and base[i - 1].endswith("@@")  # "ser@@ ver" -> "▁ser", "ver"
         pieces.append("▁" + t[:-2] if t.endswith("@@") else
-                      (t if common_is_cjk(t) or continuation else "▁" + t))
+                      (t if _is_cjk(t) or continuation else "▁" + t))
     toks = ["<unk>", "<s>", "</s>"] + pieces
     size = PRESETS[preset_name]["sensevoice"]["vocab"]
     if size:
@@ -76,7 +76,7 @@ def sensevoice_tokens(preset_name):
     return toks + list(common.SV_TAGS)
 
 
-def common_is_cjk(t):
+def _is_cjk(t):
     return len(t) > 0 and all(0x4E00 <= ord(c) <= 0x9FFF for c in t)
 
 
@@ -192,7 +192,6 @@ def build_random_set(preset_name, out, report):
         common.write_yaml(os.path.join(d, "config.yaml"), common.punc_config(streaming, enc_conf))
         common.write_json(os.path.join(d, "tokens.json"), ptoks)
 
-
     # --- SenseVoiceSmall (last, so the other models' random weights do not change; the directory
     # name must contain "SenseVoiceSmall") ---
     sv = p["sensevoice"]
@@ -213,6 +212,7 @@ def build_random_set(preset_name, out, report):
          "pos_enc_class": "SinusoidalPositionEncoder", "normalize_before": True, "kernel_size": sv["kernel"],
          "sanm_shfit": 0, "selfattention_layer_type": "sanm"}))
     common.write_json(os.path.join(d, "tokens.json"), sv_toks)
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
