@@ -24,4 +24,10 @@ inline std::string itn_test_dir(const std::string& name = "default", const std::
   return dir;
 }
 
+// The test grammar plus tests/itn_behav_whitelist.tsv (很好 -> 100分, 世界 -> 2024年), so that
+// transcripts of the behavioural models (no number words in their vocabulary) change under ITN.
+inline std::string itn_behav_dir() {
+  return itn_test_dir("behav", std::string(PARASERVE_SOURCE_DIR) + "/tests/itn_behav_whitelist.tsv");
+}
+
 }  // namespace paraserve::testing

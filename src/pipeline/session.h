@@ -31,7 +31,7 @@ struct SessionOptions {
   Mode mode = Mode::kTwoPass;
   ChunkSize chunk;             // validated: chunk.chunk > 0, left/right >= 0
   int sample_rate = 16000;     // rate of the PCM passed to feed(); resampled to 16 kHz with carried state
-  bool itn = true;             // accepted; ITN is not built yet
+  bool itn = true;             // ITN on the offline (2pass-offline / offline) text, if the engine has an ITN model
   std::string hotwords;        // stored for a later hotword implementation
   std::string wav_format = "pcm";  // anything but pcm/PCM: finish() reports FunASR's PCM-only error
   SessionObserver* observer = nullptr;  // not owned; must outlive the session
