@@ -61,6 +61,7 @@ TEST_F(Itn, DatesTimesMoney) {
   EXPECT_EQ(norm("二零二四年三月五日"), "2024/03/05");
   EXPECT_EQ(norm("二零二四年三月"), "2024/03");
   EXPECT_EQ(norm("三月五号"), "03/05");
+  EXPECT_EQ(norm("二零二四年"), "2024年");
   EXPECT_EQ(norm("三点十五分"), "3:15");
   EXPECT_EQ(norm("五点零二分"), "5:02");
   EXPECT_EQ(norm("于五点三十五分三十六秒发射"), "于5:35:36发射");
