@@ -88,6 +88,14 @@ TEST_F(Itn, TextWithoutNumbersMixedAndEmpty) {
   EXPECT_EQ(norm("a  b"), "a  b");
 }
 
+TEST_F(Itn, AnyValidUtf8IsTaggedInvalidBytesAreRefused) {
+  EXPECT_EQ(norm("é😀\tx\n一百"), "é😀\tx\n100");
+  std::string out = "unchanged";
+  // A stray continuation byte has no path through the tagger: refused, not crashed.
+  EXPECT_FALSE(itn_->normalize("a\x80" "b", out));
+  EXPECT_FALSE(itn_->normalize("\xff", out));
+}
+
 TEST_F(Itn, TaggerPrintsTokensInItsOwnOrder) {
   std::string tagged;
   ASSERT_TRUE(itn_->tag("五十元", tagged));

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 
 #include "text/itn_token_parser.h"
@@ -51,6 +52,23 @@ TEST(ItnTokenParser, SpacingAndEscapes) {
   EXPECT_EQ(reorder(""), "");
   EXPECT_EQ(reorder("   "), "");
   EXPECT_EQ(reorder("char { }"), "char { }");
+}
+
+TEST(ItnTokenParser, ArbitraryBytesTerminate) {
+  // Every prefix of a valid token string, and byte soup, ends (true or false) without hanging.
+  const std::string valid = R"(money { value: "13.5" currency: "¥" } char { value: "\"" })";
+  std::string out;
+  for (std::size_t n = 0; n <= valid.size(); ++n) (void)reorder_itn_tokens(valid.substr(0, n), out);
+  uint32_t x = 12345;
+  for (int k = 0; k < 2000; ++k) {
+    std::string s;
+    for (int i = 0; i < 24; ++i) {
+      x = x * 1664525u + 1013904223u;
+      s += "{}\": a\t\xe4\xb8\x80"[(x >> 24) % 12];
+    }
+    (void)reorder_itn_tokens(s, out);
+  }
+  SUCCEED();
 }
 
 TEST(ItnTokenParser, MalformedInputIsRejectedNotLooped) {
