@@ -21,19 +21,19 @@ fi
 mkdir -p "$(dirname "$out")"
 tmp="$(mktemp -d "$out.tmp.XXXXXX")"
 chmod 755 "$tmp"
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp"' EXIT  # nothing left behind, whatever happens
 "$py" "$here/grammar.py" --out "$tmp" "$@"
 for part in tagger verbalizer; do
   fstcompile --arc_type=standard "$tmp/zh_itn_$part.txt" | fstrmepsilon | fstarcsort --sort_type=ilabel - "$tmp/zh_itn_$part.fst"
   rm "$tmp/zh_itn_$part.txt"
 done
 echo "$hash" > "$tmp/.generator-hash"
-# Replace OUT_DIR as a whole; a concurrent run that got there first leaves an identical copy.
-if [[ -d "$out" ]]; then
+up_to_date() { [[ -f "$out/.generator-hash" && "$(cat "$out/.generator-hash")" == "$hash" ]]; }
+# A concurrent run may have finished first: then its identical copy stays (readers may be using it).
+up_to_date && exit 0
+if [[ -e "$out" ]]; then  # an older version: replace it as a whole
   old="$(mktemp -d "$out.old.XXXXXX")"
   mv -T "$out" "$old/x" 2>/dev/null || true
   rm -rf "$old"
 fi
-mv -T "$tmp" "$out" 2>/dev/null || [[ -f "$out/.generator-hash" ]]
-trap - EXIT
-rm -rf "$tmp"
+mv -T "$tmp" "$out" 2>/dev/null || up_to_date
