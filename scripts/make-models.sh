@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Generates one set of FunASR-layout test models into models/<set>/ (tiny | behav | full).
+# Generates one set of FunASR-layout test models into models/<set>/ (tiny | behav | full | itn).
 # Skips a set whose generator inputs have not changed since it was made.
+#   itn: the test ITN directory (zh_itn_tagger.fst, zh_itn_verbalizer.fst; docs/itn.md), built
+#        with OpenFst's tools from tools/modelgen/itn/grammar.py.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-set_name="${1:?usage: make-models.sh tiny|behav|full}"
+set_name="${1:?usage: make-models.sh tiny|behav|full|itn}"
 out="$root/models/$set_name"
+if [[ "$set_name" == itn ]]; then
+  "$root/tools/modelgen/itn/make-itn.sh" "$out"
+  echo "models: itn ready in $out"
+  exit 0
+fi
 stamp="$out/.generator-hash"
 hash="$(cat "$root"/tools/modelgen/*.py | sha256sum | cut -d' ' -f1)"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$hash" ]]; then

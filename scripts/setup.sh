@@ -6,7 +6,7 @@
 #
 #   PARASERVE_BUILD_DIR   build folder (default: build)
 #   PARASERVE_CMAKE_ARGS  extra CMake arguments (e.g. -DPARASERVE_WERROR=ON)
-#   PARASERVE_MODELS      which generated model sets to make (default: "tiny behav"; add "full")
+#   PARASERVE_MODELS      which generated model sets to make (default: "tiny behav itn"; add "full")
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -20,6 +20,8 @@ packages=(
   libboost-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libcli11-dev
   libfftw3-dev libsoxr-dev libavformat-dev libavcodec-dev libavutil-dev libswresample-dev
   libjemalloc-dev libmimalloc-dev
+  # OpenFst: ITN FSTs (libfst-dev), and fstcompile & co. for the test ITN grammar (libfst-tools)
+  libfst-dev libfst-tools
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # model generator and reference values (Debian's Python, not pip)
@@ -51,7 +53,7 @@ echo "setup: building (this takes a few minutes the first time)"
 scripts/build.sh "$build"
 test -x "$build/paraserve" || { echo "setup: build produced no $build/paraserve" >&2; exit 1; }
 
-for set in ${PARASERVE_MODELS:-tiny behav}; do
+for set in ${PARASERVE_MODELS:-tiny behav itn}; do
   scripts/make-models.sh "$set"
 done
 echo "setup: done in $(( $(date +%s) - start )) s"

@@ -18,6 +18,7 @@
 #include "models/paraformer_online.h"
 #include "models/punc_model.h"
 #include "models/vad_model.h"
+#include "text/itn.h"
 
 namespace paraserve::cli {
 
@@ -26,7 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // Subfolder names of a model set (models/tiny etc.), in pipeline order.
-const char* const kSubdirs[] = {"vad", "online", "offline", "offline-ts", "SenseVoiceSmall", "punc", "punc-offline"};
+const char* const kSubdirs[] = {"vad", "online", "offline", "offline-ts", "SenseVoiceSmall", "punc", "punc-offline", "itn"};
 
 // "in_cache_7" -> ("in_cache_", 7); no trailing number -> (name, -1).
 std::pair<std::string, int> split_index(const std::string& name) {
@@ -62,6 +63,7 @@ void print_file(const OnnxFileInfo& f) {
 
 // Which FunASR model a single directory holds, from its files and its ONNX inputs.
 std::string detect_kind(const std::string& dir, const std::string& quant, const OrtRuntime& rt) {
+  if (!optional_file(dir, InverseTextNormalizer::kTaggerFile).empty()) return "itn";
   if (!optional_file(dir, "decoder.onnx").empty() || !optional_file(dir, "decoder_quant.onnx").empty())
     return "online";
   if (is_sensevoice_dir(dir)) return "sensevoice";  // FunASR's rule: by the path
@@ -95,6 +97,8 @@ void load_one(const std::string& dir, const std::string& kind, const std::string
     print_file(m->info());
     std::printf("      SenseVoiceSmall: vocab %d (tags kept in the text; svs_lang / svs_itn per utterance)\n",
                 m->vocab().size());
+  } else if (kind == "itn") {
+    std::printf("  %s\n", InverseTextNormalizer::load(dir)->description().c_str());
   } else if (kind == "offline" || kind == "offline-ts") {
     auto m = OfflineParaformerModel::load(dir, quant, rt);
     print_file(m->info());

@@ -36,7 +36,7 @@ struct ServeArgs {
   RuntimeSettings runtime;  // allocator + ONNX Runtime (docs/memory.md says why each default)
   std::string log_level = "info";
   // Accepted for FunASR compatibility, not built: warn when set.
-  std::string lm_dir, itn_dir, download_dir, fst_inc_wts, global_beam, lattice_beam, am_scale;
+  std::string lm_dir, download_dir, fst_inc_wts, global_beam, lattice_beam, am_scale;
   std::string vad_rev, punc_rev, itn_rev, lm_rev, offline_rev, online_rev;
 };
 
@@ -57,7 +57,6 @@ int run_serve(ServeArgs& a) {
     if (!v.empty()) spdlog::warn("{} is accepted for FunASR compatibility but not built in paraserve; ignored", flag);
   };
   warn_unbuilt(a.lm_dir, "--lm-dir");
-  warn_unbuilt(a.itn_dir, "--itn-dir");
   warn_unbuilt(a.download_dir, "--download-model-dir");
   warn_unbuilt(a.fst_inc_wts, "--fst-inc-wts");
   warn_unbuilt(a.global_beam, "--global-beam");
@@ -168,11 +167,13 @@ void add_serve_command(CLI::App& app, int& exit_code) {
                   "offline (second pass) Paraformer directory, or SenseVoiceSmall (a path containing 'SenseVoiceSmall')");
   sub->add_option("--online-model-dir", a->engine.online_model_dir, "streaming Paraformer directory");
   sub->add_option("--punc-dir", a->engine.punc_dir, "CT-Transformer punctuation directory");
+  sub->add_option("--itn-dir", a->engine.itn_dir,
+                  "ITN directory (zh_itn_tagger.fst, zh_itn_verbalizer.fst); applied when a message has itn true");
   sub->add_option("--quantize", a->engine.quantize, "\"true\": load model_quant.onnx")->capture_default_str();
   sub->add_option("--vad-quant", a->engine.vad_quant, "\"true\": load the quantized VAD")->capture_default_str();
   sub->add_option("--punc-quant", a->engine.punc_quant, "\"true\": load the quantized punctuation model")->capture_default_str();
   sub->add_option("--hotword", a->hotword_file, "server hotword file (accepted; biasing not built yet)");
-  const std::pair<const char*, std::string*> unbuilt[] = {{"--lm-dir", &a->lm_dir}, {"--itn-dir", &a->itn_dir},
+  const std::pair<const char*, std::string*> unbuilt[] = {{"--lm-dir", &a->lm_dir},
                            {"--download-model-dir", &a->download_dir}, {"--fst-inc-wts", &a->fst_inc_wts},
                            {"--global-beam", &a->global_beam}, {"--lattice-beam", &a->lattice_beam},
                            {"--am-scale", &a->am_scale}, {"--vad-revision", &a->vad_rev},

@@ -30,7 +30,7 @@ namespace paraserve::cli {
 namespace {
 
 struct TranscribeArgs {
-  std::string vad_dir, model_dir, online_model_dir, punc_dir;
+  std::string vad_dir, model_dir, online_model_dir, punc_dir, itn_dir;
   std::string quantize = "true", vad_quant = "true", punc_quant = "true";
   int threads = 1;
   RuntimeSettings runtime;  // same allocator / ORT settings as `serve`
@@ -308,6 +308,7 @@ int run_transcribe(const TranscribeArgs& a) {
   cfg.online_model_dir = a.online_model_dir;
   cfg.offline_model_dir = a.model_dir;
   cfg.punc_dir = a.punc_dir;
+  cfg.itn_dir = a.itn_dir;
   cfg.quantize = a.quantize;
   cfg.vad_quant = a.vad_quant;
   cfg.punc_quant = a.punc_quant;
@@ -373,6 +374,8 @@ void add_transcribe_command(CLI::App& app, int& exit_code) {
   sub->add_option("--online-model-dir", args->online_model_dir,
                   "streaming Paraformer dir whose am.mvn/config.yaml/tokens.json serve the offline model (as FunASR 2pass)");
   sub->add_option("--punc-dir", args->punc_dir, "CT-Transformer punctuation dir (offline or realtime)");
+  sub->add_option("--itn-dir", args->itn_dir,
+                  "ITN dir (zh_itn_tagger.fst, zh_itn_verbalizer.fst): normalise numbers, dates, amounts");
   sub->add_option("--quantize", args->quantize, "load model_quant.onnx for the ASR models (only exactly 'true')")
       ->capture_default_str();
   sub->add_option("--vad-quant", args->vad_quant, "quantized VAD (only exactly 'true')")->capture_default_str();

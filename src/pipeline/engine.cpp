@@ -113,6 +113,10 @@ std::shared_ptr<const Engine> load_engine(const EngineConfig& config) {
     engine->descriptions.push_back(describe_file(engine->punc->realtime() ? "punc (realtime)" : "punc (offline)",
                                                  engine->punc->info()));
   }
+  if (!config.itn_dir.empty()) {
+    engine->itn = InverseTextNormalizer::load(config.itn_dir);
+    engine->descriptions.push_back(engine->itn->description());
+  }
   return engine;
 }
 

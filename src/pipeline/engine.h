@@ -14,6 +14,7 @@ struct EngineConfig {
   std::string online_model_dir;   // streaming Paraformer: encoder, decoder, am.mvn, config.yaml, tokens.json
   std::string offline_model_dir;  // offline Paraformer (plain or timestamp variant)
   std::string punc_dir;           // CT-Transformer punctuation (vad_realtime or offline)
+  std::string itn_dir;            // ITN FSTs (zh_itn_tagger.fst, zh_itn_verbalizer.fst); empty: no ITN
   // FunASR's quantize flags: the quantized file is loaded only when the string is exactly "true".
   std::string quantize = "true";
   std::string vad_quant = "true";

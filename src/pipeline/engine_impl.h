@@ -23,6 +23,7 @@
 #include "pipeline/engine.h"
 #include "pipeline/offline_asr.h"
 #include "pipeline/online_asr_stream.h"
+#include "text/itn.h"
 
 namespace paraserve {
 
@@ -61,6 +62,10 @@ struct Engine {
   std::shared_ptr<const PuncModel> punc;
   std::unique_ptr<PuncModelRunner> punc_runner;
   std::unique_ptr<Punctuator> punctuator;
+
+  // Inverse text normalisation (--itn-dir): applied where FunASR applies it (2pass-offline and
+  // offline text when the utterance's `itn` is true; every file in `transcribe`). Null: none.
+  std::shared_ptr<const InverseTextNormalizer> itn;
 
   std::vector<std::string> descriptions;
 

@@ -11,6 +11,7 @@
 #include "frontend/resampler.h"
 #include "pipeline/audio_splitter.h"
 #include "pipeline/engine_impl.h"
+#include "pipeline/itn_stage.h"
 #include "pipeline/offline_asr.h"
 #include "pipeline/online_asr_stream.h"
 #include "pipeline/stream_limits.h"
@@ -133,15 +134,16 @@ void StreamSession::Impl::process_piece(std::span<const int16_t> pcm, bool input
       options.observer->on_offline_start(static_cast<int64_t>(scratch->segment.size()) / AudioSplitter::kSamplesPerMs);
     offline.recognize(scratch->segment, f.global_start_ms, *scratch, offline_result);
     std::string text;
+    r.timestamps = offline_result.stamps;
     if (offline_result.punctuate) {
       text = engine->punctuator->punctuate_realtime(offline_result.text, punc_cache);
       finish_tpass_sentence(text, input_finished);
+      if (engine->itn && options.itn) apply_itn(*engine->itn, text, r.timestamps);  // + TimestampSmooth
     } else {
-      text = offline_result.text;  // SenseVoiceSmall: sent as it is
+      text = offline_result.text;  // SenseVoiceSmall: sent as it is (its own ITN is svs_itn)
     }
     r.offline_text = std::move(text);
     r.has_offline = !r.offline_text.empty();
-    r.timestamps = offline_result.stamps;
     r.has_timestamps = !r.timestamps.empty();
     r.stamp_sents.clear();
     if (r.has_timestamps) r.stamp_sents = build_stamp_sents(r.offline_text, r.timestamps);

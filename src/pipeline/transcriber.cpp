@@ -8,6 +8,7 @@
 #include "decode/offline_punc_stream.h"
 #include "decode/stamp_sents.h"
 #include "pipeline/engine_impl.h"
+#include "pipeline/itn_stage.h"
 #include "pipeline/offline_asr.h"
 #include "pipeline/vad_stream.h"
 
@@ -68,6 +69,9 @@ struct TranscribeStream::Impl {
     if (engine->vad) vad = std::make_unique<VadStream>(engine->vad, engine->vad_fbank);
     if (engine->punctuator) punc = std::make_unique<OfflinePuncStream>(*engine->punctuator);
     has_ts = engine->offline_has_timestamps();
+    // funasr-onnx-offline always asks for ITN; it runs when the engine has an ITN model (a
+    // SenseVoiceSmall model's text is not normalised: its own ITN is svs_itn).
+    if (engine->itn && !engine->sensevoice) itn = std::make_unique<ItnTextStream>(*engine->itn, has_ts);
   }
 
   void accept(std::span<const float> samples) {
@@ -92,6 +96,7 @@ struct TranscribeStream::Impl {
       punc->finish(piece);
       emit_text(piece);
     }
+    if (itn) drain_itn(true);
     sentences(true);
   }
 
@@ -131,8 +136,12 @@ struct TranscribeStream::Impl {
       stamps.clear();
       for (const SecondStamp& x : r.stamp_seconds)
         stamps.push_back({offline_stamp_ms(x.begin, first), offline_stamp_ms(x.end, first)});
-      sink.on_stamps(stamps);
-      fifo.insert(fifo.end(), stamps.begin(), stamps.end());
+      if (itn) {
+        itn->add_stamps(stamps);  // re-aligned to the normalised text before they go out
+      } else {
+        sink.on_stamps(stamps);
+        fifo.insert(fifo.end(), stamps.begin(), stamps.end());
+      }
       any_stamp = true;
     }
     // FunOfflineInfer concatenates the segment texts as they are (language zh-cn).
@@ -146,6 +155,27 @@ struct TranscribeStream::Impl {
   }
 
   void emit_text(const std::string& text) {
+    if (text.empty()) return;
+    if (itn) {
+      itn->add_text(text);
+      drain_itn(false);
+      return;
+    }
+    emit_final_text(text);
+  }
+
+  // Normalised sentences, with their re-aligned stamps, as they become ready.
+  void drain_itn(bool eof) {
+    while (itn->take(eof, itn_text, itn_stamps)) {
+      if (!itn_stamps.empty()) {
+        sink.on_stamps(itn_stamps);
+        fifo.insert(fifo.end(), itn_stamps.begin(), itn_stamps.end());
+      }
+      emit_final_text(itn_text);
+    }
+  }
+
+  void emit_final_text(const std::string& text) {
     if (text.empty()) return;
     sink.on_text(text);
     if (has_ts) {
@@ -198,6 +228,9 @@ struct TranscribeStream::Impl {
   OfflineAsrResult r;
   std::unique_ptr<VadStream> vad;
   std::unique_ptr<OfflinePuncStream> punc;
+  std::unique_ptr<ItnTextStream> itn;
+  std::string itn_text;
+  std::vector<TokenStamp> itn_stamps;
   bool has_ts = false;
   bool finished = false;
 
@@ -230,6 +263,7 @@ std::size_t TranscribeStream::state_bytes() const {
   std::size_t b = m.hist.capacity() * sizeof(float) + m.sent_held.capacity() + m.fifo.size() * sizeof(TokenStamp);
   if (m.vad) b += m.vad->state_bytes();
   if (m.punc) b += m.punc->state_bytes();
+  if (m.itn) b += m.itn->state_bytes() + m.itn_text.capacity() + m.itn_stamps.capacity() * sizeof(TokenStamp);
   return b;
 }
 
