@@ -9,7 +9,7 @@
 # then for each N one run of N concurrent 2pass streams of the whole clip paced at 1x real time with
 # starts staggered over one chunk (`paraserve client --latency`); N passes when, over the whole run,
 # p95 partial lag <= --max-partial-p95, p95 final latency <= --max-final-p95 and no stream had an error.
-# Capacity = the largest passing N. Then CPU efficiency: audio seconds decoded per server CPU second,
+# Capacity = the largest passing N ("N+" when the largest N tried passed). Then CPU efficiency: audio seconds decoded per server CPU second,
 # `paraserve client --fast`, at each --eff-conc concurrency (--eff-sessions sessions per connection,
 # after one warm-up session). Peak RSS = the server's VmHWM over its whole run. paraserve is also run at
 # FunASR's capacity N (when its search did not already) to give its lag there.
@@ -21,6 +21,9 @@
 #   --n-max N               upper end of the search                                           [32]
 #   --duration S            clip length: the default clip's parts repeated and cut to S seconds  [31.9 s clip]
 #   --wav FILE              audio to stream instead (16 kHz mono 16-bit WAV; several sentences with pauses)
+#   --vad-dir DIR           VAD model folder to use instead of MODEL_SET_DIR/vad (e.g. models/behav/vad:
+#                           the random-weight VADs of models/full and models/tiny never end a segment
+#                           in the clip, so its only final reply is the whole clip's offline pass)
 #   --calibrate-speed S     pacing of the calibration stream (lower = tighter reference)       [0.5]
 #   --max-partial-p95 S     [1.0]     --max-final-p95 S   [2.0]
 #   --timeout S             a stream fails when its last reply comes S s after its audio ended  [20]
@@ -42,7 +45,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 quantize=true n_list="" n_max=32 duration="" wav="" cal_speed=0.5 max_partial=1.0 max_final=2.0 timeout=20
-eff_conc="1,2,4" eff_sessions=2 dec_threads=2 io_threads=1 model_threads=1 funasr_port=10297 paraserve_port=10298 only="" models=""
+eff_conc="1,2,4" eff_sessions=2 dec_threads=2 io_threads=1 model_threads=1 funasr_port=10297 paraserve_port=10298 only="" models="" vad_dir=""
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 die() { echo "capacity: error: $*" >&2; exit 1; }
 while [[ $# -gt 0 ]]; do
@@ -52,6 +55,7 @@ while [[ $# -gt 0 ]]; do
     --n-max) n_max="$2"; shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
     --wav) wav="$2"; shift 2 ;;
+    --vad-dir) vad_dir="$2"; shift 2 ;;
     --calibrate-speed) cal_speed="$2"; shift 2 ;;
     --max-partial-p95) max_partial="$2"; shift 2 ;;
     --max-final-p95) max_final="$2"; shift 2 ;;
@@ -102,7 +106,8 @@ read -r -a funasr_extra <<<"${FUNASR_SERVE_ARGS:-}"
 models="$(cd "$models" && pwd)" || die "model set folder '$models' not found"
 offline="$models/offline-ts"; [[ -d "$offline" ]] || offline="$models/offline"
 punc="$models/punc"
-for d in "$models/vad" "$models/online" "$offline" "$punc"; do
+if [[ -n "$vad_dir" ]]; then vad_dir="$(cd "$vad_dir" && pwd)" || die "--vad-dir '$vad_dir' not found"; else vad_dir="$models/vad"; fi
+for d in "$vad_dir" "$models/online" "$offline" "$punc"; do
   [[ -f "$d/config.yaml" ]] || die "model folder '$d' missing (expected vad, online, offline-ts|offline, punc)"
 done
 out="${BENCH_OUT:-$(mktemp -d /tmp/capacity.XXXXXX)}"
@@ -182,14 +187,15 @@ print(1 if ok else 0)' "$js" "$max_partial" "$max_final")
   [[ $pass == 1 ]]
 }
 
-# search NAME PORT: prints the capacity (largest passing N; 0 when N=1 fails)
+# search NAME PORT: prints the capacity (largest passing N; 0 when N=1 fails), with "+" appended
+# when the largest N tried passed (the capacity is then at least that).
 search() {
   local name="$1" port="$2" best=0 n lo hi mid
   if [[ -n "$n_list" ]]; then
     for n in ${n_list//,/ }; do
-      if try_n "$name" "$port" "$n"; then best=$n; else break; fi
+      if try_n "$name" "$port" "$n"; then best=$n; else echo "$best"; return; fi
     done
-    echo "$best"; return
+    echo "$best+"; return
   fi
   n=1 hi=0
   while :; do
@@ -198,6 +204,7 @@ search() {
     n=$((n * 2)); [[ $n -gt $n_max ]] && n=$n_max
   done
   lo=$best
+  [[ $hi -eq 0 ]] && { echo "$best+"; return; }
   while [[ $hi -gt 0 && $((hi - lo)) -gt 1 ]]; do
     mid=$(((lo + hi) / 2))
     if try_n "$name" "$port" "$mid"; then lo=$mid; else hi=$mid; fi
@@ -227,9 +234,9 @@ run_server() {
     die "$name: calibration failed: $(tail -n 3 "$out/$name.cal.out")"
   echo "capacity: $name: $(head -n 1 "$out/$name.cal.out")" >&2
   local cap; cap=$(search "$name" "$port")
-  if [[ "$name" == paraserve && -n "${funasr_cap:-}" && "$funasr_cap" -gt 0 ]] &&
+  if [[ "$name" == paraserve && -n "${funasr_cap:-}" && "${funasr_cap%+}" -gt 0 ]] &&
      ! grep -q "^RUN server=paraserve n=$funasr_cap " "$out/runs.txt"; then
-    try_n "$name" "$port" "$funasr_cap" || true
+    try_n "$name" "$port" "${funasr_cap%+}" || true
   fi
   # efficiency: --fast, one session per connection, after one warm-up session
   "$paraserve_bin" client --fast --mode 2pass --port "$port" "$wav" >/dev/null 2>&1 || true
@@ -254,11 +261,11 @@ run_server() {
 }
 
 [[ $run_funasr == 1 || $run_paraserve == 1 ]] || die "nothing to run"
-common_flags=(--vad-dir "$models/vad" --online-model-dir "$models/online" --model-dir "$offline"
+common_flags=(--vad-dir "$vad_dir" --online-model-dir "$models/online" --model-dir "$offline"
               --punc-dir "$punc" --quantize "$quantize" --vad-quant "$quantize" --punc-quant "$quantize"
               --decoder-thread-num "$dec_threads" --io-thread-num "$io_threads" --model-thread-num "$model_threads"
               --certfile '' --keyfile '' --lm-dir '' --itn-dir '' --hotword "$out/no-hotwords.txt")
-echo "capacity: models $models (quantize=$quantize), clip $(basename "$wav") (${audio_len} s)," \
+echo "capacity: models $models (quantize=$quantize), VAD $vad_dir, clip $(basename "$wav") (${audio_len} s)," \
      "$dec_threads decoder / $io_threads I/O / $model_threads model threads; criteria p95 partial <= ${max_partial} s," \
      "p95 final <= ${max_final} s, no errors; logs in $out" >&2
 : >"$out/runs.txt"
@@ -277,7 +284,8 @@ awk -v effc="$eff_conc" '
   function kv(   i, p) { delete V; for (i = 2; i <= NF; i++) { split($i, p, "="); V[p[1]] = p[2] } }
   /^RUN / { kv(); R[V["server"], V["n"]] = V["partial_p95_ms"] " " V["final_p95_ms"] " " V["load1"] }
   /^EFF / { kv(); E[V["server"], V["c"]] = V["audio_per_cpu_s"] }
-  /^CAP / { kv(); S[++ns] = V["server"]; C[V["server"]] = V["capacity"]; H[V["server"]] = V["vmhwm_mib"] }
+  /^CAP / { kv(); S[++ns] = V["server"]; CS[V["server"]] = V["capacity"]; C[V["server"]] = V["capacity"] + 0
+            H[V["server"]] = V["vmhwm_mib"] }
   END {
     nc = split(effc, EC, ",")
     hdr = sprintf("%-10s %8s %15s %15s", "server", "capacity", "p95 partial ms", "p95 final ms")
@@ -285,13 +293,14 @@ awk -v effc="$eff_conc" '
     print "\n" hdr sprintf(" %13s  %s", "peak RSS MiB", "load1 at capacity run (start/end)")
     for (i = 1; i <= ns; i++) {
       s = S[i]; n = C[s]; split(R[s, n], r, " ")
-      line = sprintf("%-10s %8d %15s %15s", s, n, (n > 0 ? r[1] : "-"), (n > 0 ? r[2] : "-"))
+      line = sprintf("%-10s %8s %15s %15s", s, CS[s], (n > 0 ? r[1] : "-"), (n > 0 ? r[2] : "-"))
       for (k = 1; k <= nc; k++) line = line sprintf(" %9s", E[s, EC[k]])
       print line sprintf(" %13s  %s", H[s], (n > 0 ? r[3] : "-"))
     }
     if (("funasr" in C) && ("paraserve" in C)) {
       f = "funasr"; p = "paraserve"
-      line = "RATIO paraserve/funasr capacity=" (C[f] > 0 ? sprintf("%.2f", C[p] / C[f]) : "n/a")
+      line = "RATIO paraserve/funasr capacity=" (C[f] > 0 ? sprintf("%.2f", C[p] / C[f]) : "n/a") \
+             ((CS[f] ~ /\+/ || CS[p] ~ /\+/) ? " (capacity N+ = at least N: widen --n-list or --n-max)" : "")
       for (k = 1; k <= nc; k++)
         line = line sprintf(" eff_c%s=%s", EC[k], (E[f, EC[k]] > 0 ? sprintf("%.2f", E[p, EC[k]] / E[f, EC[k]]) : "n/a"))
       line = line " peak_rss=" (H[f] > 0 ? sprintf("%.2f", H[p] / H[f]) : "n/a")
