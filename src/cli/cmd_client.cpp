@@ -225,7 +225,8 @@ void add_client_command(CLI::App& app, int& exit_code) {
   sub->add_option("--concurrency,-c", a->concurrency, "concurrent connections")->capture_default_str();
   sub->add_flag("--fast", a->fast, "send as fast as possible instead of in real time");
   sub->add_option("--speed", a->opt.speed, "real-time pacing multiplier")->capture_default_str();
-  sub->add_option("--timeout", a->opt.timeout_s, "seconds to wait per utterance")->capture_default_str();
+  sub->add_option("--timeout", a->opt.timeout_s,
+                  "seconds to wait per utterance (--latency: beyond the audio's own paced duration)")->capture_default_str();
   sub->add_flag("--print-replies", a->print_replies, "print every raw JSON reply");
   sub->add_flag("--latency", a->latency,
                 "capacity mode: calibrate with one unloaded stream, then stream the file over -c connections "
