@@ -9,9 +9,10 @@
 # then for each N one run of N concurrent 2pass streams of the whole clip paced at 1x real time with
 # starts staggered over one chunk (`paraserve client --latency`); N passes when, over the whole run,
 # p95 partial lag <= --max-partial-p95, p95 final latency <= --max-final-p95 and no stream had an error.
-# Capacity = the largest passing N ("N+" when the largest N tried passed). Then CPU efficiency: audio seconds decoded per server CPU second,
-# `paraserve client --fast`, at each --eff-conc concurrency (--eff-sessions sessions per connection,
-# after one warm-up session). Peak RSS = the server's VmHWM over its whole run. paraserve is also run at
+# Capacity = the largest passing N ("N+" when the largest N tried passed). Then CPU efficiency: audio
+# seconds decoded per server CPU second, `paraserve client --fast`, at each --eff-conc concurrency (--eff-sessions sessions per connection,
+# after one warm-up session). Peak RSS = the largest RSS sampled every 0.5 s from the end of model
+# loading to the end of the server's run (VmHWM, which includes loading, is on the CAP line). paraserve is also run at
 # FunASR's capacity N (when its search did not already) to give its lag there.
 #
 # Options:
@@ -135,7 +136,7 @@ fi
 audio_len=$(soxi -D "$wav" 2>/dev/null || echo "?")
 
 # --- /proc helpers ---------------------------------------------------------------------------------
-clk=$(getconf CLK_TCK)
+clk=$(getconf CLK_TCK) page=$(getconf PAGESIZE)
 cpu_ticks() { local s f; s=$(<"/proc/$1/stat"); read -r -a f <<<"${s##*) }"; echo $((f[11] + f[12])); }
 load1() { cut -d' ' -f1 /proc/loadavg; }
 # Waits (at most 60 s) until the server used < 5 % of a CPU over half a second: the previous run's
@@ -149,8 +150,10 @@ wait_idle() {
   echo "capacity: warning: server still busy after 60 s" >&2
 }
 
-server_pid=""
+server_pid="" sampler_pid=""
 cleanup() {
+  if [[ -n "$sampler_pid" ]]; then kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true; fi
+  sampler_pid=""
   if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
     kill -TERM "$server_pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
@@ -227,6 +230,8 @@ run_server() {
     [[ $waited -lt 3000 ]] || die "$name: no '$ready' in its log after 600 s"
   done
   sleep 1
+  (while read -r -a f <"/proc/$server_pid/statm"; do echo "${f[1]}"; sleep 0.5; done) >"$out/$name.statm" 2>/dev/null &
+  sampler_pid=$!
   # calibration: one unloaded stream
   echo "capacity: $name: calibrating (1 stream at ${cal_speed}x, $(load1) load)" >&2
   "$paraserve_bin" client --latency --calibrate-only --calibrate-speed "$cal_speed" --port "$port" \
@@ -254,7 +259,9 @@ run_server() {
               name, c, a, cpu, (cpu > 0 ? a / cpu : 0), w1 - w0, rc, l}' | tee -a "$out/runs.txt" >&2
   done
   local hwm; hwm=$(awk '/^VmHWM/ {printf "%.1f", $2/1024}' "/proc/$server_pid/status")
-  echo "CAP server=$name capacity=$cap vmhwm_mib=$hwm" | tee -a "$out/runs.txt" >&2
+  kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true; sampler_pid=""
+  local peak; peak=$(awk -v ps="$page" '$1 > m {m = $1} END {printf "%.1f", m * ps / 1048576}' "$out/$name.statm")
+  echo "CAP server=$name capacity=$cap rss_peak_mib=$peak vmhwm_mib=$hwm" | tee -a "$out/runs.txt" >&2
   cleanup
   [[ "$name" == funasr ]] && funasr_cap=$cap
   return 0
@@ -285,7 +292,7 @@ awk -v effc="$eff_conc" '
   /^RUN / { kv(); R[V["server"], V["n"]] = V["partial_p95_ms"] " " V["final_p95_ms"] " " V["load1"] }
   /^EFF / { kv(); E[V["server"], V["c"]] = V["audio_per_cpu_s"] }
   /^CAP / { kv(); S[++ns] = V["server"]; CS[V["server"]] = V["capacity"]; C[V["server"]] = V["capacity"] + 0
-            H[V["server"]] = V["vmhwm_mib"] }
+            H[V["server"]] = V["rss_peak_mib"] }
   END {
     nc = split(effc, EC, ",")
     hdr = sprintf("%-10s %8s %15s %15s", "server", "capacity", "p95 partial ms", "p95 final ms")

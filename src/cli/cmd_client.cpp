@@ -89,6 +89,10 @@ int run_latency(ClientArgs& a, const server::PcmAudio& audio, const std::string&
   using Clock = std::chrono::steady_clock;
   if (!a.opt.realtime) throw Error("--latency needs real-time pacing (drop --fast)");
   if (!(a.calibrate_speed > 0)) throw Error("--calibrate-speed: expected a number > 0");
+  if (a.calibration_file.empty() && a.calibrate_speed > a.opt.speed)
+    std::fprintf(stderr, "paraserve client: warning: --calibrate-speed %.2f is faster than --speed %.2f: reference "
+                         "positions come late, lags are underestimated (many early_replies)\n",
+                 a.calibrate_speed, a.opt.speed);
   const double audio_s = static_cast<double>(audio.samples.size()) / audio.sample_rate;
   server::Calibration cal;
   if (!a.calibration_file.empty()) {
