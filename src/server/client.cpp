@@ -161,7 +161,8 @@ struct StreamState {
   std::size_t pos = 0;
   std::size_t frame = 960;
   Clock::duration frame_dur{};
-  Clock::time_point first_audio{}, end_sent{};
+  std::size_t frames_written = 0;
+  Clock::time_point t0{}, first_audio{}, end_sent{};
   std::string first_msg, end_msg;
   bool done = false;
 };
@@ -181,6 +182,9 @@ ClientUtterance ClientConnection::stream(std::span<const int16_t> pcm, int sampl
   st->pcm = pcm;
   const double frame_ms = 60.0 * o.chunk.chunk / std::max(1, o.chunk_interval);
   st->frame = std::max<std::size_t>(1, static_cast<std::size_t>(frame_ms * sample_rate / 1000.0));
+  st->out.frame_samples = st->frame;
+  const std::size_t frames = (pcm.size() + st->frame - 1) / st->frame;
+  st->out.frame_sent_s.reserve(frames);
   st->frame_dur = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double, std::milli>(frame_ms / std::max(0.01, o.speed)));
   json first = {{"mode", o.mode},
@@ -219,6 +223,8 @@ ClientUtterance ClientConnection::stream(std::span<const int16_t> pcm, int sampl
       const auto now = Clock::now();
       json j = json::parse(text, nullptr, false);
       st->out.replies.push_back(std::move(text));
+      st->out.reply_s.push_back(std::chrono::duration<double>(now - st->t0).count());
+      st->out.reply_samples_sent.push_back(st->pos);
       if (j.is_object()) {
         const std::string t = j.value("text", "");
         const std::string mode = j.value("mode", "");
@@ -250,17 +256,21 @@ ClientUtterance ClientConnection::stream(std::span<const int16_t> pcm, int sampl
           if (ec) return fail("sending the end-of-speech message failed", ec);
         });
         st->end_sent = Clock::now();
+        st->out.end_sent_s = std::chrono::duration<double>(st->end_sent - st->t0).count();
         return;
       }
       const std::size_t n = std::min(st->frame, st->pcm.size() - st->pos);
       const auto* bytes = reinterpret_cast<const uint8_t*>(st->pcm.data() + st->pos);
       st->pos += n;
-      if (st->first_audio == Clock::time_point{}) st->first_audio = Clock::now();
+      const auto now = Clock::now();
+      if (st->first_audio == Clock::time_point{}) st->first_audio = now;
+      st->out.frame_sent_s.push_back(std::chrono::duration<double>(now - st->t0).count());
+      ++st->frames_written;
       ws->binary(true);
       ws->async_write(net::buffer(bytes, n * 2), [st, send_next, fail, timer, realtime](beast::error_code ec, std::size_t) {
         if (ec) return fail("sending audio failed", ec);
-        if (realtime) {
-          timer->expires_after(st->frame_dur);
+        if (realtime) {  // absolute schedule: no drift from write or timer overheads
+          timer->expires_at(st->first_audio + st->frame_dur * static_cast<long>(st->frames_written));
           timer->async_wait([send_next](beast::error_code e) {
             if (!e) (*send_next)();
           });
@@ -270,6 +280,7 @@ ClientUtterance ClientConnection::stream(std::span<const int16_t> pcm, int sampl
       });
     };
     ws->text(true);
+    st->t0 = Clock::now();
     ws->async_write(net::buffer(st->first_msg), [send_next, fail](beast::error_code ec, std::size_t) {
       if (ec) return fail("sending the first message failed", ec);
       (*send_next)();

@@ -22,7 +22,7 @@ struct ClientOptions {
   int chunk_interval = 10;       // frame = 60 * chunk.chunk / chunk_interval ms (FunASR's client)
   std::string hotwords;          // sent as-is in the first message when non-empty
   bool itn = true;
-  bool realtime = true;          // pace frames in real time; false = as fast as possible
+  bool realtime = true;          // pace frames in real time (frame i at start + i * frame / speed); false = as fast as possible
   double speed = 1.0;            // real-time pacing multiplier (2.0 = twice as fast)
   double timeout_s = 120.0;      // connect + stream + wait for the final reply
   bool send_chunk_size = true;   // false: omit chunk_size (tests the server default)
@@ -40,6 +40,12 @@ struct ClientUtterance {
   double first_partial_s = -1;       // first audio frame sent -> first reply with text
   double final_s = -1;               // end-of-speech message sent -> is_final reply
   double audio_s = 0;
+  // Timing record (server/latency.h), seconds since the first message was written.
+  std::size_t frame_samples = 0;                // samples per audio frame (the last may be shorter)
+  std::vector<double> frame_sent_s;             // when each audio frame was written
+  std::vector<double> reply_s;                  // arrival of each reply (parallel to `replies`)
+  std::vector<std::size_t> reply_samples_sent;  // audio samples written when each reply arrived
+  double end_sent_s = -1;                       // when the end-of-speech message was written
 };
 
 class ClientConnection {
