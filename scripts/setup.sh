@@ -20,6 +20,8 @@ packages=(
   libboost-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libcli11-dev
   libfftw3-dev libsoxr-dev libavformat-dev libavcodec-dev libavutil-dev libswresample-dev
   libjemalloc-dev libmimalloc-dev
+  # n-gram LM graphs (OpenFst library; fstcompile & co. build the test LM)
+  libfst-dev libfst-tools
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # model generator and reference values (Debian's Python, not pip)

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <filesystem>
 
+#include <spdlog/spdlog.h>
+
 #include "common/error.h"
 #include "models/model_dir.h"
 #include "pipeline/engine_impl.h"
@@ -19,6 +21,40 @@ void require_dir(const std::string& dir, const std::string& flag) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec))
     throw Error(flag + " " + dir + ": not a directory (expected a FunASR model directory)");
+}
+
+// The n-gram LM and the server hotwords (FunASR: --lm-dir, --hotword, --fst-inc-wts).
+void load_lm_and_hotwords(Engine& engine) {
+  const EngineConfig& config = engine.config;
+  engine.lm_search.beam = config.global_beam;
+  engine.lm_search.lattice_beam = config.lattice_beam;
+  engine.lm_search.am_scale = config.am_scale;
+  engine.lm_search.validate();
+  if (!config.lm_dir.empty()) {
+    require_dir(config.lm_dir, "--lm-dir");
+    if (!engine.offline) throw Error("--lm-dir " + config.lm_dir + " needs the offline Paraformer (--model-dir)");
+    engine.lm = lm::LmModel::load(config.lm_dir);
+    engine.descriptions.push_back(engine.lm->describe());
+  }
+  if (!config.hotword_file.empty()) {
+    std::vector<std::string> problems;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(config.hotword_file, ec)) {
+      // FunASR logs this and runs without server hotwords.
+      spdlog::warn("--hotword: cannot open '{}'; no server hotwords", config.hotword_file);
+    } else {
+      engine.server_hotwords = lm::load_hotword_file(config.hotword_file, problems);
+    }
+    if (engine.lm) {
+      engine.server_bias = lm::compile_hotwords(engine.server_hotwords, *engine.lm, engine.offline_front.vocab->tokens(),
+                                                static_cast<float>(config.fst_inc_wts), problems);
+    }
+    for (const auto& p : problems) spdlog::warn("{}", p);
+    engine.descriptions.push_back("hotwords: " + std::to_string(engine.server_hotwords.size()) + " from " +
+                                  config.hotword_file +
+                                  (engine.lm ? " (FST bias, --fst-inc-wts " + std::to_string(config.fst_inc_wts) + ")"
+                                             : " (no effect without --lm-dir)"));
+  }
 }
 
 }  // namespace
@@ -95,7 +131,17 @@ std::shared_ptr<const Engine> load_engine(const EngineConfig& config) {
     engine->descriptions.push_back(describe_file(engine->punc->realtime() ? "punc (realtime)" : "punc (offline)",
                                                  engine->punc->info()));
   }
+  load_lm_and_hotwords(*engine);
   return engine;
+}
+
+std::shared_ptr<const lm::BiasLm> Engine::hotword_bias(const std::string& client,
+                                                       std::vector<std::string>& problems) const {
+  if (!lm || !offline) return nullptr;
+  lm::HotwordMap client_map;
+  if (!lm::parse_client_hotwords(client, client_map, problems)) return server_bias;
+  return lm::compile_hotwords(lm::merge_hotwords(client_map, server_hotwords), *lm, offline_front.vocab->tokens(),
+                              static_cast<float>(config.fst_inc_wts), problems);
 }
 
 std::vector<std::string> describe_engine(const Engine& engine) { return engine.descriptions; }

@@ -19,6 +19,9 @@
 #include "models/vad_model.h"
 #include "models/vocab.h"
 #include "common/scratch_pool.h"
+#include "lm/bias_lm.h"
+#include "lm/hotwords.h"
+#include "lm/lm_model.h"
 #include "pipeline/engine.h"
 #include "pipeline/offline_asr.h"
 
@@ -54,6 +57,16 @@ struct Engine {
   std::shared_ptr<const PuncModel> punc;
   std::unique_ptr<PuncModelRunner> punc_runner;
   std::unique_ptr<Punctuator> punctuator;
+
+  // n-gram LM (optional) and hotwords (funasr-compat.md §3.7).
+  std::shared_ptr<const lm::LmModel> lm;
+  lm::SearchOptions lm_search;
+  lm::HotwordMap server_hotwords;
+  std::shared_ptr<const lm::BiasLm> server_bias;  // server hotwords alone (nullptr: none or no LM)
+  // The bias graph for one utterance: the client's `hotwords` string merged with the server
+  // hotwords (client wins). nullptr without an LM or when no hotword is usable; rejected
+  // entries are appended to `problems`.
+  std::shared_ptr<const lm::BiasLm> hotword_bias(const std::string& client, std::vector<std::string>& problems) const;
 
   std::vector<std::string> descriptions;
 

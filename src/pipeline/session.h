@@ -32,7 +32,7 @@ struct SessionOptions {
   ChunkSize chunk;             // validated: chunk.chunk > 0, left/right >= 0
   int sample_rate = 16000;     // rate of the PCM passed to feed(); resampled to 16 kHz with carried state
   bool itn = true;             // accepted; ITN is not built yet
-  std::string hotwords;        // stored for a later hotword implementation
+  std::string hotwords;        // FunASR's hotwords string: a JSON object biases the LM search (if any)
   std::string wav_format = "pcm";  // anything but pcm/PCM: finish() reports FunASR's PCM-only error
   SessionObserver* observer = nullptr;  // not owned; must outlive the session
 };
