@@ -102,6 +102,7 @@ int run_serve(ServeArgs& a) {
   auto engine = load_engine(a.engine);
   auto models = describe_engine(*engine);
   for (const auto& line : models) spdlog::info("model {}", line);
+  for (const auto& line : load_warnings(*engine)) spdlog::warn("{}", line);
   if (auto line = purge_after_load(); !line.empty()) spdlog::info("{}", line);
   if (a.runtime.idle_purge.unused_cap_mb < 0) {
     a.runtime.idle_purge.unused_cap_mb = IdlePurgeConfig::auto_cap_mb(read_rss_kb());

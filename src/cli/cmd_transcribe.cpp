@@ -323,6 +323,7 @@ int run_transcribe(const TranscribeArgs& a) {
   if (a.verbose) std::fprintf(stderr, "paraserve transcribe: %s\n", engine_line.c_str());
   cfg.ort = a.runtime.ort;
   auto engine = load_engine(cfg);
+  for (const auto& line : load_warnings(*engine)) std::fprintf(stderr, "paraserve transcribe: %s\n", line.c_str());
   if (auto line = purge_after_load(); a.verbose && !line.empty())
     std::fprintf(stderr, "paraserve transcribe: %s\n", line.c_str());
   Transcriber transcriber(engine);

@@ -3,8 +3,6 @@
 #include <chrono>
 #include <filesystem>
 
-#include <spdlog/spdlog.h>
-
 #include "common/error.h"
 #include "models/model_dir.h"
 #include "pipeline/engine_impl.h"
@@ -41,15 +39,17 @@ void load_lm_and_hotwords(Engine& engine) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(config.hotword_file, ec)) {
       // FunASR logs this and runs without server hotwords.
-      spdlog::warn("--hotword: cannot open '{}'; no server hotwords", config.hotword_file);
+      problems.push_back("--hotword: cannot open '" + config.hotword_file + "'; no server hotwords");
     } else {
       engine.server_hotwords = lm::load_hotword_file(config.hotword_file, problems);
     }
-    if (engine.lm) {
+    if (!engine.lm) {
+      problems.push_back("--hotword: hotwords have no effect without --lm-dir (FunASR's FST hotwords bias the LM search)");
+    } else {
       engine.server_bias = lm::compile_hotwords(engine.server_hotwords, *engine.lm, engine.offline_front.vocab->tokens(),
                                                 static_cast<float>(config.fst_inc_wts), problems);
     }
-    for (const auto& p : problems) spdlog::warn("{}", p);
+    engine.warnings.insert(engine.warnings.end(), problems.begin(), problems.end());
     engine.descriptions.push_back("hotwords: " + std::to_string(engine.server_hotwords.size()) + " from " +
                                   config.hotword_file +
                                   (engine.lm ? " (FST bias, --fst-inc-wts " + std::to_string(config.fst_inc_wts) + ")"
@@ -145,5 +145,7 @@ std::shared_ptr<const lm::BiasLm> Engine::hotword_bias(const std::string& client
 }
 
 std::vector<std::string> describe_engine(const Engine& engine) { return engine.descriptions; }
+
+std::vector<std::string> load_warnings(const Engine& engine) { return engine.warnings; }
 
 }  // namespace paraserve

@@ -40,5 +40,8 @@ struct Engine;  // defined in pipeline/engine_impl.h; holds the model objects
 std::shared_ptr<const Engine> load_engine(const EngineConfig& config);
 // One line per loaded model ("vad: /path/model_quant.onnx (quantized)") for logs and /metrics.
 std::vector<std::string> describe_engine(const Engine& engine);
+// Problems found while loading that did not stop it (invalid hotword lines, a missing hotword
+// file), one line each, for the caller to log.
+std::vector<std::string> load_warnings(const Engine& engine);
 
 }  // namespace paraserve

@@ -69,6 +69,7 @@ struct Engine {
   std::shared_ptr<const lm::BiasLm> hotword_bias(const std::string& client, std::vector<std::string>& problems) const;
 
   std::vector<std::string> descriptions;
+  std::vector<std::string> warnings;  // load_warnings()
 
   // Throw paraserve::Error naming what is missing for a use ("streaming", "transcribe").
   void require_streaming() const;
