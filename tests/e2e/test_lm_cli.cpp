@@ -189,4 +189,45 @@ TEST_F(LmCli, ServeAcceptsTheLmFlags) {
   EXPECT_EQ(out.find("not built"), std::string::npos) << out;
 }
 
+// `serve` end to end: the LM in the second pass and the client's per-utterance hotwords
+// (`paraserve client --hotword FILE` sends them as FunASR's JSON-object string).
+TEST_F(LmCli, ServeWithLmAndClientHotwords) {
+  const std::string log = (*root_ / "serve.log").string(), pid = (*root_ / "serve.pid").string();
+  const std::string serve = paraserve::test::paraserve_bin() + " serve --port 0 --listen-ip 127.0.0.1 --vad-dir " +
+                            kBehav + "/vad --model-dir " + kBehav + "/offline --online-model-dir " + kBehav +
+                            "/online --punc-dir " + kBehav + "/punc --quantize false --vad-quant false --punc-quant false" +
+                            " --lm-dir " + lm().string() + " --am-scale 1.5";
+  ASSERT_EQ(std::system(("(" + serve + " >" + log + " 2>&1 & echo $! >" + pid + ")").c_str()), 0);
+  std::string port;
+  for (int i = 0; i < 200 && port.empty(); ++i) {
+    ::usleep(50 * 1000);
+    const std::string l = slurp(log);
+    const auto at = l.find("listening on ws://127.0.0.1:");
+    if (at != std::string::npos) {
+      const auto start = at + std::string("listening on ws://127.0.0.1:").size();
+      port = l.substr(start, l.find_first_not_of("0123456789", start) - start);
+    }
+  }
+  const std::string server_pid = slurp(pid);
+  if (port.empty()) {
+    std::system(("kill " + server_pid).c_str());
+    FAIL() << "serve did not start: " << slurp(log);
+  }
+  auto client = [&](const std::string& flags) {
+    int rc = 0;
+    const std::string out = paraserve::test::run_shell(paraserve::test::paraserve_bin() + " client --fast --port " +
+                                                           port + " " + flags + " " + kBehav + "/audio/one_sentence.wav",
+                                                       &rc);
+    EXPECT_EQ(rc, 0) << out;
+    return out;
+  };
+  // Realtime punctuation (好 -> ，); the sentence's 界/们 is not followed by anything.
+  const std::string plain = client("");
+  const std::string hot = client("--hotword " + file("client_hw.txt", "世界 20\n"));
+  std::system(("kill " + server_pid).c_str());
+  EXPECT_NE(plain.find("one_sentence\t你好，世们\t"), std::string::npos) << plain;
+  EXPECT_NE(hot.find("one_sentence\t你好，世界\t"), std::string::npos) << hot;
+  EXPECT_NE(slurp(log).find("model lm: "), std::string::npos);
+}
+
 }  // namespace
