@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "lm/hotwords.h"
 #include "lm/lm_model.h"
@@ -137,6 +138,13 @@ TEST_F(LmDir, ConstGraphIsMemoryMappedAndDecodesTheSame) {
   const auto c = LmModel::load(d.string());
   EXPECT_EQ(c->graph_type, "const");
   EXPECT_TRUE(c->mapped);
+  {  // really mapped: the file shows up in this process's mappings
+    std::ifstream maps("/proc/self/maps");
+    std::stringstream ss;
+    ss << maps.rdbuf();
+    EXPECT_NE(ss.str().find((d / "TLG.fst").string()), std::string::npos);
+    EXPECT_EQ(ss.str().find((dir() / "TLG.fst").string()), std::string::npos);  // the vector one is read
+  }
   SearchOptions o;
   o.am_scale = 1.0f;
   const auto logp = peaked({"今", "天", "气", "很", "好", "世", "界"});
