@@ -125,12 +125,16 @@ bool parse_client_hotwords(const std::string& value, HotwordMap& out, std::vecto
   return !out.empty();
 }
 
-HotwordMap merge_hotwords(const HotwordMap& client, const HotwordMap& server) {
+HotwordMap merge_hotwords(const HotwordMap& client, const HotwordMap& server, std::vector<std::string>& problems) {
   HotwordMap m = client;
+  std::size_t dropped = 0;
   for (const auto& kv : server) {
-    if (m.size() >= kMaxHotwords) break;
+    if (m.size() >= kMaxHotwords && !m.count(kv.first)) { ++dropped; continue; }
     m.insert(kv);
   }
+  if (dropped)
+    problems.push_back("hotwords: more than " + std::to_string(kMaxHotwords) + " with the server's; " +
+                       std::to_string(dropped) + " server entries dropped");
   return m;
 }
 

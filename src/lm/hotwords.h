@@ -34,8 +34,9 @@ HotwordMap load_hotword_file(const std::string& path, std::vector<std::string>& 
 // supported): reported and ignored. Returns true when `out` got entries.
 bool parse_client_hotwords(const std::string& value, HotwordMap& out, std::vector<std::string>& problems);
 
-// Client entries win over the server's on equal phrases.
-HotwordMap merge_hotwords(const HotwordMap& client, const HotwordMap& server);
+// Client entries win over the server's on equal phrases; server entries beyond kMaxHotwords
+// in total are dropped (reported).
+HotwordMap merge_hotwords(const HotwordMap& client, const HotwordMap& server, std::vector<std::string>& problems);
 
 // Spells each phrase with the LM lexicon (per split_chi_eng piece; a piece missing from the
 // lexicon contributes nothing, as FunASR) and the ASR vocabulary. A phrase with a token

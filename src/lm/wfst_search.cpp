@@ -273,7 +273,7 @@ bool WfstSearch::decode(const Graph& graph, const float* logp, int rows, int voc
 
 std::size_t WfstSearch::bytes() const {
   auto cap = [](const auto& v) { return v.capacity() * sizeof(v[0]); };
-  return cap(toks_) + cap(prev_toks_) + cap(elems_) + cap(prev_elems_) + cap(buckets_) + cap(used_buckets_) +
+  return cap(toks_) + cap(prev_toks_) + cap(elems_) + cap(prev_elems_) + cap(buckets_) +
          cap(trace_) + cap(queue_) + cap(tmp_costs_) + cap(active_counts_);
 }
 

@@ -90,7 +90,6 @@ class WfstSearch {
   std::vector<Elem> prev_elems_;
   int32_t list_head_ = -1, prev_list_head_ = -1;
   std::vector<Bucket> buckets_;
-  std::vector<int32_t> used_buckets_;
   int32_t bucket_list_tail_ = -1;
   std::size_t hash_size_ = 1000;
   std::vector<Trace> trace_;

@@ -140,7 +140,7 @@ std::shared_ptr<const lm::BiasLm> Engine::hotword_bias(const std::string& client
   if (!lm || !offline) return nullptr;
   lm::HotwordMap client_map;
   if (!lm::parse_client_hotwords(client, client_map, problems)) return server_bias;
-  return lm::compile_hotwords(lm::merge_hotwords(client_map, server_hotwords), *lm, offline_front.vocab->tokens(),
+  return lm::compile_hotwords(lm::merge_hotwords(client_map, server_hotwords, problems), *lm, offline_front.vocab->tokens(),
                               static_cast<float>(config.fst_inc_wts), problems);
 }
 

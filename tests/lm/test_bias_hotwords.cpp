@@ -92,8 +92,16 @@ TEST(ClientHotwords, JsonObjectMergeAndFunAsrQuirks) {
   EXPECT_EQ(client, (HotwordMap{{"世界", 30}, {"你好", 12}, {"on", 1}}));
   EXPECT_TRUE(problems.empty());
   // Client entries win over the server's.
-  const HotwordMap merged = merge_hotwords(client, {{"世界", 5}, {"今天", 9}});
+  const HotwordMap merged = merge_hotwords(client, {{"世界", 5}, {"今天", 9}}, problems);
   EXPECT_EQ(merged, (HotwordMap{{"世界", 30}, {"你好", 12}, {"on", 1}, {"今天", 9}}));
+  EXPECT_TRUE(problems.empty());
+  // The merged count is bounded too.
+  HotwordMap many;
+  for (std::size_t i = 0; i < kMaxHotwords; ++i) many.emplace(std::to_string(i) + "s", 1);
+  EXPECT_EQ(merge_hotwords(client, many, problems).size(), kMaxHotwords);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("3 server entries dropped"), std::string::npos) << problems[0];
+  problems.clear();
 
   // One non-numeric weight loses the whole object (FunASR converts it at once).
   HotwordMap bad;
