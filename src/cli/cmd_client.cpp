@@ -118,6 +118,9 @@ void add_client_command(CLI::App& app, int& exit_code) {
   sub->add_option("--chunk-interval", a->opt.chunk_interval, "frames per chunk (frame = 60*chunk/interval ms)")->capture_default_str();
   sub->add_option("--hotword", a->hotword_file, "hotword file ('words weight' lines)");
   sub->add_option("--itn", a->opt.itn, "send itn true/false")->capture_default_str();
+  sub->add_option("--svs-lang", a->opt.svs_lang, "send svs_lang (SenseVoiceSmall language: auto, zh, en, ...)");
+  sub->add_option_function<bool>(
+      "--svs-itn", [a](const bool& v) { a->opt.svs_itn = v; }, "send svs_itn true/false (SenseVoiceSmall)");
   sub->add_option("--audio-fs", a->audio_fs, "sample rate of raw .pcm files")->capture_default_str();
   sub->add_option("--concurrency,-c", a->concurrency, "concurrent connections")->capture_default_str();
   sub->add_flag("--fast", a->fast, "send as fast as possible instead of in real time");

@@ -14,6 +14,7 @@
 #include "models/onnx_ops.h"
 #include "models/ort_runtime.h"
 #include "models/paraformer_offline.h"
+#include "models/sensevoice.h"
 #include "models/paraformer_online.h"
 #include "models/punc_model.h"
 #include "models/vad_model.h"
@@ -25,7 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // Subfolder names of a model set (models/tiny etc.), in pipeline order.
-const char* const kSubdirs[] = {"vad", "online", "offline", "offline-ts", "punc", "punc-offline"};
+const char* const kSubdirs[] = {"vad", "online", "offline", "offline-ts", "SenseVoiceSmall", "punc", "punc-offline"};
 
 // "in_cache_7" -> ("in_cache_", 7); no trailing number -> (name, -1).
 std::pair<std::string, int> split_index(const std::string& name) {
@@ -63,6 +64,7 @@ void print_file(const OnnxFileInfo& f) {
 std::string detect_kind(const std::string& dir, const std::string& quant, const OrtRuntime& rt) {
   if (!optional_file(dir, "decoder.onnx").empty() || !optional_file(dir, "decoder_quant.onnx").empty())
     return "online";
+  if (is_sensevoice_dir(dir)) return "sensevoice";  // FunASR's rule: by the path
   const std::string onnx = resolve_onnx(dir, "model", quant);
   const ModelContract io = read_contract(*rt.open(onnx));
   if (!io.inputs.empty() && io.inputs[0].name == "inputs") return "punc";
@@ -88,6 +90,11 @@ void load_one(const std::string& dir, const std::string& kind, const std::string
                 c.frontend.fbank.sample_rate, c.frontend.fbank.n_mels, c.frontend.lfr_m, c.frontend.lfr_n,
                 c.encoder_size, c.fsmn_layers, c.encoder_size, c.fsmn_lorder, static_cast<double>(c.cif_threshold),
                 static_cast<double>(c.tail_alphas), m->vocab_size());
+  } else if (kind == "SenseVoiceSmall" || kind == "sensevoice") {
+    auto m = SenseVoiceModel::load(dir, quant, rt);
+    print_file(m->info());
+    std::printf("      SenseVoiceSmall: vocab %d (tags kept in the text; svs_lang / svs_itn per utterance)\n",
+                m->vocab().size());
   } else if (kind == "offline" || kind == "offline-ts") {
     auto m = OfflineParaformerModel::load(dir, quant, rt);
     print_file(m->info());
@@ -198,7 +205,7 @@ int run_ops(const std::string& path, const std::string& quant, int threads, int 
 
 void add_models_command(CLI::App& app, int& exit_code) {
   auto* sub = app.add_subcommand(
-      "models", "Load FunASR model dirs (DIR/{vad,online,offline,offline-ts,punc,punc-offline} or one model dir), "
+      "models", "Load FunASR model dirs (DIR/{vad,online,offline,offline-ts,SenseVoiceSmall,punc,punc-offline} or one model dir), "
                 "check their ONNX contracts and print their inputs/outputs");
   struct Args {
     std::string dir;

@@ -157,7 +157,8 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   sub->add_option("--io-thread-num", a->io_threads, "network threads (default: ceil(CPU budget / 16))");
   sub->add_option("--decoder-thread-num", a->decoder_threads, "inference threads (default: CPU budget / --model-thread-num)");
   sub->add_option("--vad-dir", a->engine.vad_dir, "FSMN-VAD model directory");
-  sub->add_option("--model-dir", a->engine.offline_model_dir, "offline (second pass) Paraformer directory");
+  sub->add_option("--model-dir", a->engine.offline_model_dir,
+                  "offline (second pass) Paraformer directory, or SenseVoiceSmall (a path containing 'SenseVoiceSmall')");
   sub->add_option("--online-model-dir", a->engine.online_model_dir, "streaming Paraformer directory");
   sub->add_option("--punc-dir", a->engine.punc_dir, "CT-Transformer punctuation directory");
   sub->add_option("--quantize", a->engine.quantize, "\"true\": load model_quant.onnx")->capture_default_str();

@@ -39,6 +39,7 @@ struct TranscribeArgs {
   std::vector<std::string> files;
   bool verbose = false;
   EngineConfig lm;  // lm_dir, beams, am_scale, hotword_file, fst_inc_wts (as `serve`)
+  OfflineAsrOptions svs;  // --svs-lang / --svs-itn (SenseVoiceSmall only)
 };
 
 bool ends_with_ci(const std::string& s, const std::string& suffix) {
@@ -326,7 +327,7 @@ int run_transcribe(const TranscribeArgs& a) {
   for (const auto& line : load_warnings(*engine)) std::fprintf(stderr, "paraserve transcribe: %s\n", line.c_str());
   if (auto line = purge_after_load(); a.verbose && !line.empty())
     std::fprintf(stderr, "paraserve transcribe: %s\n", line.c_str());
-  Transcriber transcriber(engine);
+  Transcriber transcriber(engine, a.svs);
 
   const std::size_t n = a.files.size();
   OrderedOutput out(n, isatty(STDERR_FILENO) != 0 && n > 1);
@@ -369,7 +370,14 @@ void add_transcribe_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<TranscribeArgs>();
   auto* sub = app.add_subcommand("transcribe", "Transcribe audio files offline (VAD + offline Paraformer + punctuation)");
   sub->add_option("--vad-dir", args->vad_dir, "FSMN-VAD model dir (without it each file is one segment)");
-  sub->add_option("--model-dir", args->model_dir, "offline Paraformer model dir")->required();
+  sub->add_option("--model-dir", args->model_dir,
+                  "offline Paraformer model dir, or SenseVoiceSmall (a path containing 'SenseVoiceSmall')")
+      ->required();
+  sub->add_option("--svs-lang", args->svs.svs_lang,
+                  "SenseVoiceSmall language: auto, zh, en, yue, ja, ko, nospeech (others = auto)")
+      ->capture_default_str();
+  sub->add_option("--svs-itn", args->svs.svs_itn, "SenseVoiceSmall text normalisation (withitn): true | false")
+      ->capture_default_str();
   sub->add_option("--online-model-dir", args->online_model_dir,
                   "streaming Paraformer dir whose am.mvn/config.yaml/tokens.json serve the offline model (as FunASR 2pass)");
   sub->add_option("--punc-dir", args->punc_dir, "CT-Transformer punctuation dir (offline or realtime)");

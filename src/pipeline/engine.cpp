@@ -28,7 +28,10 @@ void load_lm_and_hotwords(Engine& engine) {
   engine.lm_search.lattice_beam = config.lattice_beam;
   engine.lm_search.am_scale = config.am_scale;
   engine.lm_search.validate();
-  if (!config.lm_dir.empty()) {
+  if (!config.lm_dir.empty() && engine.sensevoice) {
+    // FunASR's server clears the LM for a SenseVoiceSmall offline model.
+    engine.warnings.push_back("--lm-dir: not used with the SenseVoiceSmall offline model (as FunASR)");
+  } else if (!config.lm_dir.empty()) {
     require_dir(config.lm_dir, "--lm-dir");
     if (!engine.offline) throw Error("--lm-dir " + config.lm_dir + " needs the offline Paraformer (--model-dir)");
     engine.lm = lm::LmModel::load(config.lm_dir);
@@ -66,7 +69,7 @@ void Engine::require_streaming() const {
 }
 
 void Engine::require_offline(const std::string& use) const {
-  if (!offline) throw Error(use + " needs the offline Paraformer: set --model-dir");
+  if (!has_offline()) throw Error(use + " needs the offline Paraformer (or SenseVoiceSmall): set --model-dir");
 }
 
 std::shared_ptr<const Engine> load_engine(const EngineConfig& config) {
@@ -76,9 +79,12 @@ std::shared_ptr<const Engine> load_engine(const EngineConfig& config) {
   auto engine = std::make_shared<Engine>();
   engine->config = config;
   if (config.offline_scratch_idle < 0) throw Error("offline scratch pool size must be >= 0");
+  if (config.online_scratch_idle < 0) throw Error("online scratch pool size must be >= 0");
   engine->runtime = std::make_unique<OrtRuntime>(config.ort);
   engine->offline_scratch =
       std::make_unique<ScratchPool<OfflineScratch>>(static_cast<std::size_t>(config.offline_scratch_idle));
+  engine->online_decode_scratch =
+      std::make_unique<OnlineAsrStream::DecodeScratchPool>(static_cast<std::size_t>(config.online_scratch_idle));
   OrtRuntime& rt = *engine->runtime;
 
   if (!config.vad_dir.empty()) {
@@ -96,7 +102,12 @@ std::shared_ptr<const Engine> load_engine(const EngineConfig& config) {
   }
   if (!config.offline_model_dir.empty()) {
     require_dir(config.offline_model_dir, "--model-dir");
-    engine->offline = OfflineParaformerModel::load(config.offline_model_dir, config.quantize, rt);
+    const bool svs = is_sensevoice_dir(config.offline_model_dir);
+    if (svs) {
+      engine->sensevoice = SenseVoiceModel::load(config.offline_model_dir, config.quantize, rt);
+    } else {
+      engine->offline = OfflineParaformerModel::load(config.offline_model_dir, config.quantize, rt);
+    }
     OfflineFrontEnd& fe = engine->offline_front;
     if (engine->online) {
       // FunASR 2pass: the online dir's am.mvn, config.yaml and tokens.json serve both models.
@@ -109,18 +120,28 @@ std::shared_ptr<const Engine> load_engine(const EngineConfig& config) {
       fe.source_dir = dir;
       fe.config = load_asr_frontend_config(require_file(dir, "config.yaml", "front-end options of the offline model"));
       fe.cmvn = Cmvn::load(require_file(dir, "am.mvn", "CMVN of the offline model"));
-      fe.vocab = std::make_shared<const Vocab>(
-          Vocab::load_json(require_file(dir, "tokens.json", "vocabulary of the offline model")));
+      if (!svs)
+        fe.vocab = std::make_shared<const Vocab>(
+            Vocab::load_json(require_file(dir, "tokens.json", "vocabulary of the offline model")));
     }
+    // SenseVoiceSmall always decodes with its own tokens.json (tpass-stream.cpp: token_path is
+    // the model dir's), even where the front end comes from the online dir.
+    if (svs) fe.vocab = std::shared_ptr<const Vocab>(engine->sensevoice, &engine->sensevoice->vocab());
     const int lfr_dim = fe.config.lfr_m * fe.config.fbank.n_mels;
     if (lfr_dim != OfflineParaformerModel::kFeatDim)
       throw Error(fe.source_dir + "/config.yaml: lfr_m * n_mels = " + std::to_string(lfr_dim) + ", the offline model expects " +
                   std::to_string(OfflineParaformerModel::kFeatDim));
     fe.cmvn.check_dim(lfr_dim, fe.source_dir + "/am.mvn");
     fe.fbank = std::make_unique<FbankComputer>(fe.config.fbank);
-    engine->descriptions.push_back(describe_file(engine->offline->has_timestamps() ? "offline (timestamps)" : "offline",
-                                                 engine->offline->info()) +
-                                   "; front end, CMVN and tokens from " + fe.source_dir);
+    if (svs) {
+      engine->descriptions.push_back(describe_file("offline (SenseVoiceSmall)", engine->sensevoice->info()) +
+                                     "; front end and CMVN from " + fe.source_dir + ", tokens from " +
+                                     config.offline_model_dir);
+    } else {
+      engine->descriptions.push_back(describe_file(engine->offline->has_timestamps() ? "offline (timestamps)" : "offline",
+                                                   engine->offline->info()) +
+                                     "; front end, CMVN and tokens from " + fe.source_dir);
+    }
   }
   if (!config.punc_dir.empty()) {
     require_dir(config.punc_dir, "--punc-dir");

@@ -32,6 +32,9 @@ struct EngineConfig {
   // (--fst-inc-wts); they bias the LM search, so they have an effect only with lm_dir.
   std::string hotword_file;
   int fst_inc_wts = 20;
+  // Streaming-decoder output buffers (logits + new caches, ~0.4 MB for a 10-token chunk) kept
+  // for reuse while idle; one per concurrent decoder call is in use.
+  int online_scratch_idle = 8;
 };
 
 struct Engine;  // defined in pipeline/engine_impl.h; holds the model objects

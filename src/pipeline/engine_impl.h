@@ -16,6 +16,7 @@
 #include "models/paraformer_offline.h"
 #include "models/paraformer_online.h"
 #include "models/punc_model.h"
+#include "models/sensevoice.h"
 #include "models/vad_model.h"
 #include "models/vocab.h"
 #include "common/scratch_pool.h"
@@ -24,6 +25,7 @@
 #include "lm/lm_model.h"
 #include "pipeline/engine.h"
 #include "pipeline/offline_asr.h"
+#include "pipeline/online_asr_stream.h"
 
 namespace paraserve {
 
@@ -47,12 +49,17 @@ struct Engine {
   std::shared_ptr<const OnlineParaformerModel> online;
   std::unique_ptr<FbankComputer> online_fbank;
 
+  // The offline (second-pass) model: an offline Paraformer, or SenseVoiceSmall when the
+  // --model-dir path contains "SenseVoiceSmall" (FunASR's rule); at most one is set.
   std::shared_ptr<const OfflineParaformerModel> offline;
-  OfflineFrontEnd offline_front;  // valid when offline is set
+  std::shared_ptr<const SenseVoiceModel> sensevoice;
+  OfflineFrontEnd offline_front;  // valid when has_offline()
   // Segment-sized buffers of the offline pass, borrowed per segment by whichever thread runs
   // it (so at most one per decoder thread is in use); thread-safe, hence usable through the
   // otherwise read-only engine.
   std::unique_ptr<ScratchPool<OfflineScratch>> offline_scratch;
+  // The streaming decoder's output buffers, borrowed per decoder call (OnlineAsrStream).
+  std::unique_ptr<OnlineAsrStream::DecodeScratchPool> online_decode_scratch;
 
   std::shared_ptr<const PuncModel> punc;
   std::unique_ptr<PuncModelRunner> punc_runner;
@@ -74,6 +81,9 @@ struct Engine {
   // Throw paraserve::Error naming what is missing for a use ("streaming", "transcribe").
   void require_streaming() const;
   void require_offline(const std::string& use) const;
+  bool has_offline() const { return offline || sensevoice; }
+  // Token timestamps from the offline pass (only the Paraformer timestamp variant has them).
+  bool offline_has_timestamps() const { return offline && offline->has_timestamps(); }
 };
 
 }  // namespace paraserve

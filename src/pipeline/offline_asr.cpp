@@ -1,5 +1,6 @@
 #include "pipeline/offline_asr.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -19,7 +20,12 @@ int64_t offline_stamp_ms(float sec, int64_t segment_start_sample) {
   return static_cast<int64_t>(static_cast<int>(1000.0f * t));
 }
 
-OfflineAsr::OfflineAsr(const Engine& engine) : engine_(engine) { engine.require_offline("the offline pass"); }
+OfflineAsr::OfflineAsr(const Engine& engine, const OfflineAsrOptions& options)
+    : engine_(engine),
+      svs_language_(sensevoice_language_id(options.svs_lang)),
+      svs_textnorm_(sensevoice_textnorm_id(options.svs_itn)) {
+  engine.require_offline("the offline pass");
+}
 
 namespace {
 
@@ -33,7 +39,8 @@ void OfflineAsr::recognize(std::span<const float> samples, int64_t segment_start
   out.text.clear();
   out.stamps.clear();
   out.stamp_seconds.clear();
-  out.has_timestamps = engine_.offline->has_timestamps();
+  out.has_timestamps = engine_.offline_has_timestamps();
+  out.punctuate = !engine_.sensevoice;
   const OfflineFrontEnd& fe = engine_.offline_front;
   scratch.scaled.resize(samples.size());
   for (std::size_t i = 0; i < samples.size(); ++i) scratch.scaled[i] = samples[i] * 32768.0f;
@@ -46,6 +53,15 @@ void OfflineAsr::recognize(std::span<const float> samples, int64_t segment_start
   const int dim = fe.config.lfr_m * fe.fbank->dim();
   const int T_lfr = static_cast<int>(scratch.lfr.size() / static_cast<std::size_t>(dim));
   fe.cmvn.apply(scratch.lfr.data(), T_lfr, dim);
+  if (engine_.sensevoice) {
+    engine_.sensevoice->run(scratch.lfr.data(), T_lfr, svs_language_, svs_textnorm_, scratch.output);
+    // FunASR's CTCSearch walks the input frame count (speech_lengths), not the T + 4 rows of
+    // ctc_logits: the last 4 rows are never decoded.
+    sensevoice_ctc_ids(scratch.output.logits.data(), std::min(T_lfr, scratch.output.num_rows), scratch.output.vocab,
+                       scratch.ids);
+    sensevoice_text(scratch.ids, fe.vocab->tokens(), out.text);
+    return;
+  }
   engine_.offline->run(scratch.lfr.data(), T_lfr, scratch.output);
   if (engine_.lm) {
     decode_with_lm(segment_start_ms, scratch, out, bias);

@@ -19,8 +19,18 @@ namespace lm {
 class BiasLm;
 }
 
+// Per-utterance options of the offline pass (FunASR's svs_lang / svs_itn message fields,
+// defaults "auto" / true); used only by SenseVoiceSmall.
+struct OfflineAsrOptions {
+  std::string svs_lang = "auto";
+  bool svs_itn = true;
+};
+
 struct OfflineAsrResult {
   std::string text;                  // raw (unpunctuated) text
+  // false for SenseVoiceSmall: its text (with its tags) is the reply as it is; FunASR's 2pass
+  // punctuates and appends the final 。 only for Paraformer (FunTpassInferBuffer).
+  bool punctuate = true;
   bool has_timestamps = false;       // the model is the timestamp variant
   std::vector<TokenStamp> stamps;    // absolute ms (segment_start_ms added)
   std::vector<SecondStamp> stamp_seconds;  // the same, PostProcess's segment-relative seconds
@@ -49,7 +59,8 @@ struct OfflineScratch {
 // The model and front end are the engine's; all buffers are the caller's scratch.
 class OfflineAsr {
  public:
-  explicit OfflineAsr(const Engine& engine);  // throws if the engine has no offline model
+  // Throws if the engine has no offline model.
+  explicit OfflineAsr(const Engine& engine, const OfflineAsrOptions& options = {});
   // samples: 16 kHz floats in [-1,1) (may be scratch.segment). segment_start_ms: FunASR's
   // frame->global_start. With an LM (engine config lm_dir) the search replaces greedy
   // decoding; `bias` (hotwords, see Engine::hotword_bias) biases it and is ignored without one.
@@ -59,6 +70,7 @@ class OfflineAsr {
   void decode_with_lm(int64_t segment_start_ms, OfflineScratch& scratch, OfflineAsrResult& out,
                       const lm::BiasLm* bias) const;
   const Engine& engine_;
+  int svs_language_ = 0, svs_textnorm_ = 14;  // SenseVoiceSmall's language / textnorm inputs
 };
 
 }  // namespace paraserve

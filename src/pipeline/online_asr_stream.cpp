@@ -15,8 +15,9 @@ constexpr std::size_t kShortFinalSamples = 16 * 60;
 }  // namespace
 
 OnlineAsrStream::OnlineAsrStream(const OnlineParaformerModel& model, const FbankComputer& fbank,
-                                 ChunkSize chunk)
+                                 ChunkSize chunk, DecodeScratchPool& decode_scratch)
     : model_(model),
+      decode_scratch_(decode_scratch),
       chunk_size_(chunk),
       feat_dim_(model.feat_dim()),
       enc_dim_(model.encoder_dim()),
@@ -101,10 +102,11 @@ void OnlineAsrStream::forward_chunk(int T, bool last, std::string& text) {
   // FunASR skips the decoder (and keeps its caches) when nothing fired.
   if (n_fired == 0) return;
   // Step 3 (model): decoder with the per-session FSMN caches.
-  model_.decode(enc_.data(), T, fired_.data(), n_fired, dec_cache_ptrs_, logits_);
+  auto logits = decode_scratch_.acquire();
+  model_.decode(enc_.data(), T, fired_.data(), n_fired, dec_cache_ptrs_, *logits);
   ++decoder_runs_;
   // Step 4 (consume): greedy ids -> text delta.
-  greedy_ids(logits_.data(), n_fired, model_.vocab_size(), ids_);
+  greedy_ids(logits->data(), n_fired, model_.vocab_size(), ids_);
   append_ids_to_text(ids_, model_.vocab().tokens(), text);
 }
 
@@ -157,7 +159,7 @@ std::size_t OnlineAsrStream::state_bytes() const {
   auto cap = [](const auto& v) { return v.capacity() * sizeof(v[0]); };
   return fbank_.state_bytes() + lfr_.state_bytes() + cap(feats_cache_) + cap(inv_timescale_) + cap(dec_caches_) +
          cap(dec_cache_ptrs_) + cap(cif_.hidden) + cap(scaled_) + cap(fbank_out_) + cap(lfr_out_) + cap(chunk_) +
-         cap(enc_) + cap(alphas_) + cap(fired_) + cap(logits_) + cap(ids_);
+         cap(enc_) + cap(alphas_) + cap(fired_) + cap(ids_);
 }
 
 }  // namespace paraserve

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/scratch_pool.h"
 #include "decode/cif.h"
 #include "frontend/fbank.h"
 #include "frontend/lfr.h"
@@ -21,8 +22,15 @@ namespace paraserve {
 
 class OnlineAsrStream {
  public:
-  // `fbank` and `model` are shared (engine-owned) and must outlive the stream.
-  OnlineAsrStream(const OnlineParaformerModel& model, const FbankComputer& fbank, ChunkSize chunk);
+  // The decoder's output (logits for every fired token, then the new FSMN caches) is written
+  // to a buffer borrowed per call from a pool shared by all streams: it is as large as the
+  // caches plus N x vocabulary floats (~34 KB per token), and a stream needs it only during
+  // its decoder call, so keeping one per stream would cost every connection its largest.
+  using DecodeScratchPool = ScratchPool<std::vector<float>>;
+
+  // `fbank`, `model` and `decode_scratch` are shared (engine-owned) and must outlive the stream.
+  OnlineAsrStream(const OnlineParaformerModel& model, const FbankComputer& fbank, ChunkSize chunk,
+                  DecodeScratchPool& decode_scratch);
 
   // One online frame (16 kHz floats in [-1,1)). Appends the decoded text delta to `text`.
   // is_final: last frame of the VAD segment; the stream is reset afterwards.
@@ -43,6 +51,7 @@ class OnlineAsrStream {
   void add_positions(float* frames, int count);
 
   const OnlineParaformerModel& model_;
+  DecodeScratchPool& decode_scratch_;
   ChunkSize chunk_size_;
   int feat_dim_;
   int enc_dim_;
@@ -67,7 +76,6 @@ class OnlineAsrStream {
   std::vector<float> chunk_;    // encoder input
   std::vector<float> enc_, alphas_;
   std::vector<float> fired_;
-  std::vector<float> logits_;
   std::vector<int> ids_;
   std::size_t encoder_runs_ = 0, decoder_runs_ = 0;
 };

@@ -42,8 +42,8 @@ struct StreamSession::Impl {
         options(o),
         vad(engine->vad, engine->vad_fbank),
         splitter(splitter_config(*engine, o)),
-        online(*engine->online, *engine->online_fbank, o.chunk),
-        offline(*engine) {
+        online(*engine->online, *engine->online_fbank, o.chunk, *engine->online_decode_scratch),
+        offline(*engine, OfflineAsrOptions{o.svs_lang, o.svs_itn}) {
     if (o.sample_rate != 16000) resampler.emplace(o.sample_rate, 16000);
     pending.reserve(kPieceSamples);
     piece_in.reserve(kPieceSamples);
@@ -144,8 +144,13 @@ void StreamSession::Impl::process_piece(std::span<const int16_t> pcm, bool input
     if (options.observer) [[unlikely]]
       options.observer->on_offline_start(static_cast<int64_t>(scratch->segment.size()) / AudioSplitter::kSamplesPerMs);
     offline.recognize(scratch->segment, f.global_start_ms, *scratch, offline_result, bias.get());
-    std::string text = engine->punctuator->punctuate_realtime(offline_result.text, punc_cache);
-    finish_tpass_sentence(text, input_finished);
+    std::string text;
+    if (offline_result.punctuate) {
+      text = engine->punctuator->punctuate_realtime(offline_result.text, punc_cache);
+      finish_tpass_sentence(text, input_finished);
+    } else {
+      text = offline_result.text;  // SenseVoiceSmall: sent as it is
+    }
     r.offline_text = std::move(text);
     r.has_offline = !r.offline_text.empty();
     r.timestamps = offline_result.stamps;

@@ -33,6 +33,8 @@ struct SessionOptions {
   int sample_rate = 16000;     // rate of the PCM passed to feed(); resampled to 16 kHz with carried state
   bool itn = true;             // accepted; ITN is not built yet
   std::string hotwords;        // FunASR's hotwords string: a JSON object biases the LM search (if any)
+  std::string svs_lang = "auto";  // SenseVoiceSmall offline model only: language (FunASR default "auto")
+  bool svs_itn = true;            // SenseVoiceSmall only: withitn (true) / woitn
   std::string wav_format = "pcm";  // anything but pcm/PCM: finish() reports FunASR's PCM-only error
   SessionObserver* observer = nullptr;  // not owned; must outlive the session
 };

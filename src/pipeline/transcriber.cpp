@@ -63,10 +63,11 @@ class CollectSink final : public TranscriptSink {
 }  // namespace
 
 struct TranscribeStream::Impl {
-  Impl(std::shared_ptr<const Engine> e, TranscriptSink& s) : engine(std::move(e)), sink(s), asr(*engine) {
+  Impl(std::shared_ptr<const Engine> e, TranscriptSink& s, const OfflineAsrOptions& o)
+      : engine(std::move(e)), sink(s), asr(*engine, o) {
     if (engine->vad) vad = std::make_unique<VadStream>(engine->vad, engine->vad_fbank);
     if (engine->punctuator) punc = std::make_unique<OfflinePuncStream>(*engine->punctuator);
-    has_ts = engine->offline->has_timestamps();
+    has_ts = engine->offline_has_timestamps();
   }
 
   void accept(std::span<const float> samples) {
@@ -215,8 +216,9 @@ struct TranscribeStream::Impl {
   std::vector<std::string> units;
 };
 
-TranscribeStream::TranscribeStream(std::shared_ptr<const Engine> engine, TranscriptSink& sink)
-    : impl_(std::make_unique<Impl>(std::move(engine), sink)) {}
+TranscribeStream::TranscribeStream(std::shared_ptr<const Engine> engine, TranscriptSink& sink,
+                                   const OfflineAsrOptions& options)
+    : impl_(std::make_unique<Impl>(std::move(engine), sink, options)) {}
 TranscribeStream::~TranscribeStream() = default;
 void TranscribeStream::accept(std::span<const float> samples) { impl_->accept(samples); }
 void TranscribeStream::finish() { impl_->finish(); }
@@ -231,19 +233,20 @@ std::size_t TranscribeStream::state_bytes() const {
   return b;
 }
 
-Transcriber::Transcriber(std::shared_ptr<const Engine> engine) : engine_(std::move(engine)) {
+Transcriber::Transcriber(std::shared_ptr<const Engine> engine, const OfflineAsrOptions& options)
+    : engine_(std::move(engine)), options_(options) {
   engine_->require_offline("transcribe");
 }
 
 std::unique_ptr<TranscribeStream> Transcriber::stream(TranscriptSink& sink) const {
-  return std::make_unique<TranscribeStream>(engine_, sink);
+  return std::make_unique<TranscribeStream>(engine_, sink, options_);
 }
 
 Transcript Transcriber::transcribe(std::span<const float> samples) const {
   const auto t0 = std::chrono::steady_clock::now();
   Transcript out;
   CollectSink sink(out);
-  TranscribeStream s(engine_, sink);
+  TranscribeStream s(engine_, sink, options_);
   s.accept(samples);
   s.finish();
   out.duration_s = s.duration_s();

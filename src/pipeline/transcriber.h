@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "pipeline/engine.h"
+#include "pipeline/offline_asr.h"
 #include "pipeline/results.h"
 
 namespace paraserve {
@@ -51,7 +52,7 @@ class TranscriptSink {
 // One file's transcription. Not thread-safe; one per file.
 class TranscribeStream {
  public:
-  TranscribeStream(std::shared_ptr<const Engine> engine, TranscriptSink& sink);
+  TranscribeStream(std::shared_ptr<const Engine> engine, TranscriptSink& sink, const OfflineAsrOptions& options = {});
   ~TranscribeStream();
   TranscribeStream(const TranscribeStream&) = delete;
   TranscribeStream& operator=(const TranscribeStream&) = delete;
@@ -72,13 +73,15 @@ class TranscribeStream {
 // Thread-safe: one Transcriber may serve many threads (all scratch is per call).
 class Transcriber {
  public:
-  explicit Transcriber(std::shared_ptr<const Engine> engine);  // throws without an offline model
+  // Throws without an offline model. `options`: SenseVoiceSmall's svs_lang / svs_itn.
+  explicit Transcriber(std::shared_ptr<const Engine> engine, const OfflineAsrOptions& options = {});
   // samples: 16 kHz mono floats in [-1, 1). The whole transcript at once.
   Transcript transcribe(std::span<const float> samples) const;
   std::unique_ptr<TranscribeStream> stream(TranscriptSink& sink) const;
 
  private:
   std::shared_ptr<const Engine> engine_;
+  OfflineAsrOptions options_;
 };
 
 }  // namespace paraserve

@@ -194,6 +194,8 @@ ClientUtterance ClientConnection::stream(std::span<const int16_t> pcm, int sampl
                 {"hotwords", o.hotwords},
                 {"itn", o.itn}};
   if (o.send_chunk_size) first["chunk_size"] = {o.chunk.left, o.chunk.chunk, o.chunk.right};
+  if (!o.svs_lang.empty()) first["svs_lang"] = o.svs_lang;
+  if (o.svs_itn) first["svs_itn"] = *o.svs_itn;
   st->first_msg = first.dump();
   st->end_msg = json{{"is_speaking", false}, {"is_end", true}}.dump();
   auto timer = std::make_shared<net::steady_timer>(m.ioc);

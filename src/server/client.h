@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -25,6 +26,8 @@ struct ClientOptions {
   double speed = 1.0;            // real-time pacing multiplier (2.0 = twice as fast)
   double timeout_s = 120.0;      // connect + stream + wait for the final reply
   bool send_chunk_size = true;   // false: omit chunk_size (tests the server default)
+  std::string svs_lang;          // SenseVoiceSmall language, sent when non-empty
+  std::optional<bool> svs_itn;   // SenseVoiceSmall text normalisation, sent when set
 };
 
 struct ClientUtterance {

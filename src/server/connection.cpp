@@ -18,8 +18,11 @@ constexpr std::size_t kPieceBytes = 1600;  // FunASR's 800-sample piece
 // buffer stays 16 KB however much audio a fast client queued (memory per connection must
 // not follow the client's send rate).
 constexpr std::size_t kFeedSamples = 8000;
-// Emptied audio buffers kept for reuse only up to this capacity; a burst's big buffer is freed.
-constexpr std::size_t kSpareMaxBytes = 64 * 1024;
+constexpr std::size_t kSliceBytes = kFeedSamples * 2;
+// The audio FIFO: block size, and room past --max-pending-bytes for what arrives before reading
+// pauses (one transport read piece, 16 KiB; a flushed pre-configuration remainder, < 1600 B).
+constexpr std::size_t kAudioBlockBytes = 16 * 1024;
+constexpr std::size_t kFifoSlackBytes = 128 * 1024;
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 }  // namespace
 
@@ -45,7 +48,12 @@ void ServerContext::release(uint64_t id) {
 // ---------------------------------------------------------------- ConnectionCore: I/O side
 
 ConnectionCore::ConnectionCore(ServerContext& ctx, net::any_io_executor io_executor)
-    : ctx_(ctx), io_(std::move(io_executor)), strand_(net::make_strand(*ctx.work)) {}
+    : ctx_(ctx),
+      io_(std::move(io_executor)),
+      strand_(net::make_strand(*ctx.work)),
+      audio_(kAudioBlockBytes, ctx.config.limits.max_pending_bytes + kFifoSlackBytes, 1) {
+  slice_.reserve(kSliceBytes);
+}
 
 ConnectionCore::~ConnectionCore() {
   if (id_ == 0) return;
@@ -170,10 +178,6 @@ ConnectionCore::Segment& ConnectionCore::open_segment_locked() {
   if (inbox_.empty() || inbox_.back().finish || inbox_.back().mode != mode ||
       inbox_.back().wav_name != params_.wav_name) {
     Segment seg;
-    if (!spare_.empty()) {
-      seg.bytes = std::move(spare_.back());
-      spare_.pop_back();
-    }
     seg.mode = mode;
     seg.settings = utterance();
     seg.wav_name = params_.wav_name;
@@ -191,10 +195,20 @@ void ConnectionCore::schedule_locked() {
 }
 
 bool ConnectionCore::enqueue_audio(std::span<const uint8_t> data) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  if (data.size() > audio_.free_space()) {
+    // Only a transport that keeps reading while paused gets here; nothing is dropped silently.
+    lock.unlock();
+    fail("too much undecoded audio: " + std::to_string(audio_.size() + data.size()) +
+             " bytes queued while reading was paused (--max-pending-bytes " +
+             std::to_string(ctx_.config.limits.max_pending_bytes) + ")",
+         CloseCode::kTooBig);
+    return false;
+  }
   Segment& seg = open_segment_locked();
-  if (seg.bytes.empty()) seg.audio_arrival = Clock::now();
-  seg.bytes.insert(seg.bytes.end(), data.begin(), data.end());
+  if (seg.bytes == 0) seg.audio_arrival = Clock::now();
+  audio_.push(data);
+  seg.bytes += data.size();
   pending_bytes_ += data.size();
   schedule_locked();
   // Backpressure: stop reading the socket while too much audio waits for the decoder.
@@ -225,25 +239,21 @@ void ConnectionCore::work() {
   // fast-sending clients would then all sit mid-utterance at once, each holding its segment.
   for (;;) {
     Segment seg;
-    bool resume = false;
     {
       std::lock_guard lock(mu_);
       if (inbox_.empty() || closed_.load(std::memory_order_relaxed)) {
         if (ctx_.metrics) ctx_.metrics->work_queue_depth.add(-static_cast<double>(inbox_.size()));
         inbox_.clear();
+        audio_.clear();
+        pending_bytes_ = 0;
         scheduled_ = false;
         return;
       }
       seg = std::move(inbox_.front());
       inbox_.pop_front();
-      pending_bytes_ -= seg.bytes.size();
-      if (paused_ && pending_bytes_ <= ctx_.config.limits.max_pending_bytes / 2) {
-        paused_ = false;
-        resume = true;
-      }
+      unread_ = seg.bytes;
     }
     if (ctx_.metrics) ctx_.metrics->work_queue_depth.dec();
-    if (resume) net::post(io_, [self = shared_from_this()] { self->resume_reading(); });
 
     {
       std::optional<WorkActivity::Scope> busy;  // the idle purger's view of model work
@@ -252,9 +262,9 @@ void ConnectionCore::work() {
     }
 
     std::lock_guard lock(mu_);
-    seg.bytes.clear();
-    if (spare_.size() < 2 && seg.bytes.capacity() <= kSpareMaxBytes)
-      spare_.push_back(std::move(seg.bytes));
+    audio_.pop(unread_);  // what a failed decode left of this segment
+    pending_bytes_ -= unread_;
+    unread_ = 0;
     if (inbox_.empty() || closed_.load(std::memory_order_relaxed)) {
       scheduled_ = false;
       return;
@@ -298,11 +308,26 @@ void ConnectionCore::process(Segment& seg) {
     }
     recognizer_->set_mode(seg.mode);
     // Bytes -> little-endian int16 samples, carrying an odd trailing byte to the next frame,
-    // fed in bounded slices.
-    const uint8_t* p = seg.bytes.data();
-    std::size_t n = seg.bytes.size();
+    // fed in bounded slices taken from the audio FIFO (its blocks are freed as they empty).
     std::size_t fed = 0;
-    while (n > 0) {
+    while (unread_ > 0) {
+      const std::size_t take_bytes = std::min(unread_, kSliceBytes);
+      slice_.resize(take_bytes);
+      bool resume = false;
+      {
+        std::lock_guard lock(mu_);
+        audio_.copy_out(0, take_bytes, slice_.data());
+        audio_.pop(take_bytes);
+        pending_bytes_ -= take_bytes;
+        if (paused_ && pending_bytes_ <= ctx_.config.limits.max_pending_bytes / 2) {
+          paused_ = false;
+          resume = true;
+        }
+      }
+      unread_ -= take_bytes;
+      if (resume) net::post(io_, [self = shared_from_this()] { self->resume_reading(); });
+      const uint8_t* p = slice_.data();
+      std::size_t n = take_bytes;
       samples_.clear();
       if (has_carry_) {
         samples_.push_back(static_cast<int16_t>(static_cast<uint16_t>(carry_) | (static_cast<uint16_t>(p[0]) << 8)));
@@ -310,7 +335,7 @@ void ConnectionCore::process(Segment& seg) {
         --n;
         has_carry_ = false;
       }
-      const std::size_t take = std::min(n / 2, kFeedSamples);
+      const std::size_t take = n / 2;
       const std::size_t old = samples_.size();
       samples_.resize(old + take);
       if (take) std::memcpy(samples_.data() + old, p, take * 2);
@@ -319,7 +344,6 @@ void ConnectionCore::process(Segment& seg) {
       if (n == 1) {
         has_carry_ = true;
         carry_ = p[0];
-        n = 0;
       }
       if (samples_.empty()) continue;
       results_.clear();
@@ -334,7 +358,7 @@ void ConnectionCore::process(Segment& seg) {
       total_ms_ += static_cast<double>(fed) * 1000.0 / utt_rate_;
       if (ctx_.metrics) ctx_.metrics->audio_ms.inc(static_cast<uint64_t>(total_ms_) - before);
       ledger_.chunk({.audio_ms = static_cast<int64_t>(total_ms_),
-                     .bytes = static_cast<int64_t>(seg.bytes.size()),
+                     .bytes = static_cast<int64_t>(seg.bytes),
                      .state_bytes = static_cast<int64_t>(recognizer_->state_bytes())});
     }
 

@@ -20,6 +20,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "common/block_fifo.h"
 #include "common/rate_limited_log.h"
 #include "observability/idle_purger.h"
 #include "observability/memtrace.h"
@@ -106,9 +107,10 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
   ServerContext& ctx_;
 
  private:
-  // A batch of audio (and/or the end of stream) of one utterance, queued for the worker.
+  // A batch of audio (and/or the end of stream) of one utterance, queued for the worker. Its
+  // bytes are the next `bytes` bytes of `audio_` (segments are queued in the order of their audio).
   struct Segment {
-    std::vector<uint8_t> bytes;
+    std::size_t bytes = 0;
     bool finish = false;
     Mode mode = Mode::kTwoPass;          // FunASR reads mode per decode task
     std::string wav_name;
@@ -161,10 +163,13 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
   // Shared with the worker, under mu_.
   std::mutex mu_;
   std::deque<Segment> inbox_;
-  std::size_t pending_bytes_ = 0;
+  // Received audio not yet fed to the recognizer, in fixed-size blocks: memory follows the
+  // bytes held (no vector doubling, blocks freed as the worker consumes them). Holds the
+  // queued segments plus the unread part of the one being decoded.
+  BlockFifo<uint8_t> audio_;
+  std::size_t pending_bytes_ = 0;  // bytes in audio_: received, not yet fed to the recognizer
   bool scheduled_ = false;
   bool paused_ = false;
-  std::vector<std::vector<uint8_t>> spare_;  // recycled audio buffers (at most 2)
 
   // Worker strand only.
   LedgerObserver ledger_observer_;
@@ -174,6 +179,8 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
   ReplyState reply_state_;
   bool has_carry_ = false;  // odd trailing byte of the previous frame
   uint8_t carry_ = 0;
+  std::size_t unread_ = 0;          // bytes of the segment in process() still in audio_
+  std::vector<uint8_t> slice_;      // one slice of audio_, copied out under mu_
   std::vector<int16_t> samples_;
   std::vector<StreamResult> results_;
   std::chrono::steady_clock::duration utt_compute_{};

@@ -153,6 +153,8 @@ SessionOptions session_options(const UtteranceSettings& s, Mode mode) {
   o.itn = s.itn;
   o.hotwords = s.hotwords;
   o.wav_format = s.wav_format;
+  o.svs_lang = s.svs_lang;
+  o.svs_itn = s.svs_itn;
   return o;
 }
 

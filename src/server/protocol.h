@@ -45,7 +45,7 @@ struct ClientParams {
   std::string wav_format = "pcm";
   int audio_fs = 16000;
   bool itn = true;
-  std::string svs_lang = "auto";  // accepted, used only by SenseVoice (not built)
+  std::string svs_lang = "auto";  // used only by a SenseVoiceSmall offline model
   bool svs_itn = true;
   std::optional<ChunkSize> chunk;  // the first valid value of each utterance wins
   std::string hotwords;            // read from the first text message of each utterance

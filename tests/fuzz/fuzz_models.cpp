@@ -9,6 +9,7 @@
 #include "fuzz_targets.h"
 #include "models/config.h"
 #include "models/contract.h"
+#include "models/sensevoice.h"
 #include "models/onnx_util.h"
 #include "models/ort_runtime.h"
 #include "models/vocab.h"
@@ -103,7 +104,7 @@ int onnx_contract(const std::uint8_t* data, std::size_t size) {
         vad_contract(),           online_encoder_contract(cfg),     online_decoder_contract(cfg, 6),
         offline_contract(false),  offline_contract(true, 6),        offline_hotword_contract(false),
         offline_hotword_contract(true), hotword_embedder_contract(), punc_contract(false),
-        punc_contract(true)};
+        punc_contract(true),      sensevoice_contract(),            sensevoice_contract(6)};
     for (const auto& c : contracts) {
       const std::string mismatch = contract_mismatch(m.info.io, c);
       fuzz_check(mismatch.find('\n') == std::string::npos, "a contract mismatch message spans several lines");

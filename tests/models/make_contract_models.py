@@ -151,6 +151,26 @@ def offline(d, timestamps, token_type=TP.INT32):
     save(os.path.join(d, "model_quant.onnx"), nodes, ins, outs)
 
 
+def sensevoice(d, lang_type=TP.INT32, lens_type=TP.INT32, names=("speech", "speech_lengths", "language", "textnorm"),
+               feat=560, n_tokens=VOCAB):
+    """SenseVoiceSmall contract (ctc_logits here has T rows, not T + 4; the loader does not care)."""
+    W = (rng.standard_normal((feat, VOCAB))).astype(np.float32)
+    sp, ln, la, tn = names
+    nodes = [const("W", W), h.make_node("MatMul", [sp, "W"], ["ctc_logits"]),
+             h.make_node("Cast", [la], ["la32"], to=TP.INT32), const("zero", np.array([0], np.int32)),
+             h.make_node("Mul", ["la32", "zero"], ["la0"]), h.make_node("Mul", [tn, "zero"], ["tn0"]),
+             const("four", np.array([4], np.int32)), h.make_node("Add", [ln, "four"], ["l4"]),
+             h.make_node("Add", ["l4", "la0"], ["l5"]), h.make_node("Add", ["l5", "tn0"], ["l6"]),
+             h.make_node("Cast", ["l6"], ["encoder_out_lens"], to=lens_type)]
+    ins = [vi(sp, TP.FLOAT, [1, "T", feat]), vi(ln, TP.INT32, [1]), vi(la, lang_type, [1]), vi(tn, TP.INT32, [1])]
+    outs = [vi("ctc_logits", TP.FLOAT, [1, "T", VOCAB]), vi("encoder_out_lens", lens_type, [1])]
+    save(os.path.join(d, "model.onnx"), nodes, ins, outs)
+    save(os.path.join(d, "model_quant.onnx"), nodes, ins, outs)
+    toks = ["<unk>", "<s>", "</s>", "\u2581a", "b", "<|zh|>"][:n_tokens]
+    with open(os.path.join(d, "tokens.json"), "w") as f:
+        json.dump(toks, f)
+
+
 def punc(d, realtime):
     E = np.random.default_rng(11).standard_normal((VOCAB, 6)).astype(np.float32)  # same in both variants
     nodes = [const("E", E), h.make_node("Gather", ["E", "inputs"], ["g"])]
@@ -186,6 +206,13 @@ def main():
     online(os.path.join(out, "bad/online-missing-cache"), caches=LAYERS - 1)
     # Accepted variant: token_num int64 (FunASR's runtime reads it as int64).
     offline(os.path.join(out, "good/offline-int64"), False, token_type=TP.INT64)
+    # SenseVoiceSmall: good (encoder_out_lens int32 or int64) and broken contracts.
+    sensevoice(os.path.join(out, "good/SenseVoiceSmall"))
+    sensevoice(os.path.join(out, "good/SenseVoiceSmall-lens-int64"), lens_type=TP.INT64)
+    sensevoice(os.path.join(out, "bad/SenseVoiceSmall-language-int64"), lang_type=TP.INT64)
+    sensevoice(os.path.join(out, "bad/SenseVoiceSmall-renamed"), names=("speech", "speech_lengths", "language", "text_norm"))
+    sensevoice(os.path.join(out, "bad/SenseVoiceSmall-80-dims"), feat=80)
+    sensevoice(os.path.join(out, "bad/SenseVoiceSmall-5-tokens"), n_tokens=VOCAB - 1)
 
 
 if __name__ == "__main__":

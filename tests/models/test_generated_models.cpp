@@ -13,6 +13,7 @@
 #include "models/paraformer_offline.h"
 #include "models/paraformer_online.h"
 #include "models/punc_model.h"
+#include "models/sensevoice.h"
 #include "models/vad_model.h"
 
 namespace paraserve {
@@ -114,6 +115,26 @@ TEST_P(GeneratedSet, PuncLoadsAndRuns) {
       m->run(ids.data(), L, mask.data(), logits);
       EXPECT_EQ(logits.size(), static_cast<std::size_t>(L) * m->num_classes());
     }
+  }
+}
+
+TEST_P(GeneratedSet, SenseVoiceLoadsAndRunsWithFourExtraRows) {
+  const std::string d = dir("SenseVoiceSmall");
+  if (d.empty()) PARASERVE_MODELS_MISSING("models/" << GetParam() << "/SenseVoiceSmall not generated");
+  OrtRuntime rt;
+  for (const char* q : {"false", "true"}) {
+    auto m = SenseVoiceModel::load(d, q, rt);
+    const int T = 30;
+    std::vector<float> feats(static_cast<std::size_t>(T) * SenseVoiceModel::kFeatDim);
+    for (std::size_t i = 0; i < feats.size(); ++i) feats[i] = static_cast<float>((i * 31) % 17) / 8.0f - 1.0f;
+    OfflineOutput out;
+    m->run(feats.data(), T, sensevoice_language_id("auto"), sensevoice_textnorm_id(true), out);
+    EXPECT_EQ(out.num_rows, T + 4) << q;  // language, emotion, event, textnorm rows first
+    EXPECT_EQ(out.vocab, m->vocab().size());
+    EXPECT_EQ(out.logits.size(), static_cast<std::size_t>(out.num_rows) * out.vocab);
+    // The tag tokens FunASR's text rules look for are in the vocabulary.
+    for (const char* tag : {"<|zh|>", "<|en|>", "<|NEUTRAL|>", "<|Speech|>", "<|withitn|>", "<|woitn|>"})
+      EXPECT_GE(m->vocab().id(tag), 0) << tag;
   }
 }
 

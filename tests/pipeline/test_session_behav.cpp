@@ -468,6 +468,37 @@ TEST(SessionBehav, EngineErrorsNameWhatIsMissing) {
   EXPECT_THROW(load_engine(c), Error);
 }
 
+// SenseVoiceSmall as the second pass (docs/sensevoice.md): each offline result is the segment's
+// SenseVoiceSmall text as FunASR builds it (tags kept, no punctuation model, no final 。), with
+// the session's own svs_lang / svs_itn; behaviour.json holds the texts per sentence.
+std::vector<std::string> sensevoice_sentences(const std::string& name, const std::string& key) {
+  std::vector<std::string> out;
+  for (const auto& s : behaviour()["files"][name]["sentences"]) out.push_back(s["sensevoice"][key].get<std::string>());
+  return out;
+}
+
+TEST(SessionBehav, SenseVoiceSecondPassPerSessionOptions) {
+  REQUIRE_BEHAV();
+  if (!std::filesystem::exists(behav_dir() + "/SenseVoiceSmall/model.onnx"))
+    PARASERVE_MODELS_MISSING("models/behav/SenseVoiceSmall not generated (scripts/make-models.sh behav)");
+  auto engine = behav_engine("SenseVoiceSmall");
+  SessionOptions en_woitn;
+  en_woitn.svs_lang = "en";
+  en_woitn.svs_itn = false;
+  // Two sessions with different options on one engine, interleaved file by file.
+  EXPECT_EQ(offline_texts(run_file_on(engine, "three_sentences.wav")),
+            sensevoice_sentences("three_sentences.wav", "auto/withitn"));
+  EXPECT_EQ(offline_texts(run_file_on(engine, "three_sentences.wav", en_woitn)),
+            sensevoice_sentences("three_sentences.wav", "en/woitn"));
+  EXPECT_EQ(offline_texts(run_file_on(engine, "one_sentence_8k.wav")),
+            sensevoice_sentences("one_sentence_8k.wav", "auto/withitn"));
+  // The offline mode runs the same second pass.
+  SessionOptions offline;
+  offline.mode = Mode::kOffline;
+  offline.svs_lang = "zh";
+  EXPECT_EQ(offline_texts(run_file_on(engine, "sample.wav", offline)), sensevoice_sentences("sample.wav", "zh/withitn"));
+}
+
 TEST(SessionBehav, BadOptionsAreRejected) {
   REQUIRE_BEHAV();
   SessionOptions o;

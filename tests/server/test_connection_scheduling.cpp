@@ -130,12 +130,19 @@ TEST(ConnectionScheduling, AnUtteranceWhoseEndIsQueuedIsDecodedToTheEndInTheSame
   const std::size_t first = f.send_until_paused();
   ASSERT_GT(first, f.ctx.config.limits.max_pending_bytes);
   std::size_t rest = 40 * kFrame;
-  f.rec.on_feed = [&] {  // the socket side, while the decoder works on the first batch
-    f.io.poll();         // reading resumes (the decoder took the batch)
-    ASSERT_FALSE(f.conn->paused);
+  // The socket side, while the decoder works on the first batch: reading resumes once the
+  // decoder has consumed half of what was queued; then the rest of the file and its end arrive.
+  std::function<void()> socket_side = [&] {
+    f.io.poll();
+    if (f.conn->paused) {
+      f.rec.on_feed = socket_side;  // not yet: look again after the next slice
+      return;
+    }
+    EXPECT_GE(f.rec.fed * 2, first - f.ctx.config.limits.max_pending_bytes / 2);
     for (std::size_t i = 0; i < rest / kFrame; ++i) f.conn->receive(f.frame);
     f.conn->on_text(R"({"is_speaking":false})");
   };
+  f.rec.on_feed = socket_side;
 
   ASSERT_EQ(f.work.poll_one(), 1u);  // exactly one decoder task
   EXPECT_EQ(f.rec.fed * 2, first + rest);
@@ -190,6 +197,38 @@ TEST(ConnectionScheduling, EachUtteranceEndsItsTask) {
   ASSERT_EQ(f.work.poll_one(), 1u);
   EXPECT_EQ(f.rec.finishes, 2);
   EXPECT_EQ(f.rec.fed * 2, 15 * kFrame);
+}
+
+// --max-pending-bytes bounds the audio a connection holds that the decoder has not consumed,
+// including the rest of the batch it is working on: reading resumes only when that is down to
+// half the bound (it resumed as soon as the decoder took a batch, so a fast client's
+// connection held up to twice the bound).
+TEST(ConnectionScheduling, ReadingResumesWhenHalfTheUndecodedAudioIsConsumed) {
+  Fixture f;
+  const std::size_t bound = f.ctx.config.limits.max_pending_bytes;
+  std::size_t received = f.send_until_paused();
+  ASSERT_GT(received, bound);
+  std::size_t most_held = 0;
+  std::size_t resumes = 0;
+  f.rec.on_feed = nullptr;
+  // A client that keeps sending whenever the server reads: check the undecoded audio each time
+  // the decoder consumes a slice.
+  std::function<void()> socket_side = [&] {
+    f.io.poll();
+    if (!f.conn->paused) {
+      ++resumes;
+      while (!f.conn->paused) {
+        f.conn->receive(f.frame);
+        received += f.frame.size();
+      }
+    }
+    most_held = std::max(most_held, received - static_cast<std::size_t>(f.rec.fed) * 2);
+    if (resumes < 3) f.rec.on_feed = socket_side;
+  };
+  f.rec.on_feed = socket_side;
+  for (int i = 0; i < 20 && resumes < 3; ++i) f.work.poll_one();
+  EXPECT_EQ(resumes, 3u);
+  EXPECT_LE(most_held, bound + kFrame);
 }
 
 }  // namespace

@@ -42,6 +42,11 @@ TONE_TOKENS = TOKENS[3:-1]                          # 16 tokens that have a tone
 FIRST_BIN, BIN_STEP = 9, 3                          # mel bins 9, 12, ..., 54 (279 Hz .. 3.2 kHz, all < 4 kHz)
 TONE_BIN = {tok: FIRST_BIN + BIN_STEP * k for k, tok in enumerate(TONE_TOKENS)}
 
+# SenseVoiceSmall: sentencepiece-style pieces ("▁" starts a word), id 0 = <unk> = CTC blank, tags last.
+SV_PIECE = {"hello": "▁hello", "world": "▁world", "ser@@": "▁ser", "ver": "ver"}
+SV_TOKENS = (["<unk>", "<s>", "</s>"] + [SV_PIECE.get(t, t) for t in TONE_TOKENS] + list(common.SV_TAGS))
+SV_EMO, SV_EVENT = "<|NEUTRAL|>", "<|Speech|>"
+
 PUNC_TOKENS = ["<blank>", "<s>", "</s>"] + list("你好世界今天气很我们是吗") + ["hello", "world", "server", "<unk>"]
 PUNC_LIST = ["<unk>", "_", "，", "。", "？", "、"]
 PUNC_RULES = {"好": "，", "界": "。", "吗": "？", "world": "。"}  # every other token -> "_"
@@ -181,6 +186,72 @@ class BehavOffline(nn.Module):
         peaks = torch.cat([3 * idx + 2, torch.clamp(3 * end_frame + 2, max=3 * t - 1).reshape(1)])
         us = (torch.arange(3 * t).unsqueeze(0) == peaks.unsqueeze(1)).float().sum(0).unsqueeze(0)
         return logits, token_num, us, us.clone()
+
+
+def sv_bin_table():
+    """mel bin -> SenseVoice token id of the tone with the nearest bin."""
+    return [SV_TOKENS.index(SV_PIECE.get(TOKENS[i], TOKENS[i])) for i in bin_table()]
+
+
+class BehavSenseVoice(nn.Module):
+    """ctc_logits rows: [language tag, emotion tag, event tag, textnorm tag] then one row per LFR frame:
+    the frame's tone token when voiced (same voicing as BehavOffline), else blank (id 0)."""
+
+    def __init__(self):
+        super().__init__()
+        self.vocab = len(SV_TOKENS)
+        self.register_buffer("table", torch.tensor(sv_bin_table(), dtype=torch.int64))
+        en = [1.0 if t.startswith("▁") or t == "ver" else 0.0 for t in SV_TOKENS]
+        self.register_buffer("en_mask", torch.tensor(en))
+        lang = [-1] * 16  # language input -> tag id; -1 = auto (and any id FunASR never sends)
+        for name, lid in common.SV_LANG_IDS.items():
+            if name != "auto":
+                lang[lid] = SV_TOKENS.index("<|%s|>" % name)
+        self.register_buffer("lang_tag", torch.tensor(lang, dtype=torch.int64))
+
+    def forward(self, speech, speech_lengths, language, textnorm):
+        voiced, cls = _voicing(speech[0:1, :, 240:320], VOICE_THR, self.table)
+        v, c = voiced[0], cls[0]
+        frame_ids = torch.where(v > 0.5, c, torch.zeros_like(c))
+        en = torch.index_select(self.en_mask, 0, c) * v
+        auto = torch.where(en.sum() > (v - en).sum(), torch.tensor(SV_TOKENS.index("<|en|>")),
+                           torch.tensor(SV_TOKENS.index("<|zh|>")))
+        given = torch.index_select(self.lang_tag, 0, torch.clamp(language[0:1].long(), 0, 15))
+        lang = torch.where(given < 0, auto.reshape(1), given)
+        itn = torch.where(textnorm[0:1] == 14, torch.tensor([SV_TOKENS.index("<|withitn|>")]),
+                          torch.tensor([SV_TOKENS.index("<|woitn|>")]))
+        head = torch.cat([lang, torch.tensor([SV_TOKENS.index(SV_EMO), SV_TOKENS.index(SV_EVENT)]), itn])
+        ids = torch.cat([head, frame_ids])
+        logits = (ids.unsqueeze(-1) == torch.arange(self.vocab)).float() * 20.0
+        return logits.unsqueeze(0) + _zero_use(speech_lengths), speech_lengths + 4
+
+
+def sv_ctc_search(logits, rows):
+    """Python model of FunASR's SenseVoiceSmall::CTCSearch over the first `rows` rows."""
+    ids, prev = [], -1
+    for y in logits[:rows].argmax(-1).tolist():
+        if y != 0 and y != prev:
+            ids.append(y)
+        prev = y
+    toks = [SV_TOKENS[i] for i in ids]
+    lang, emo, event, itn = (toks + [""] * 4)[:4] if len(toks) >= 3 else ("", "", "", "")
+    text = "".join(" " + w.encode()[3:].decode() if "▁" in w else w for w in toks[4:])
+    if itn == "<|withitn|>":
+        text += "。" if lang == "<|zh|>" else "."
+    return lang + emo + event + " " + text
+
+
+def sv_expected(tokens, lang="auto", itn=True):
+    """Reply text of one segment holding `tokens` (paraformer token names), FunASR's rules."""
+    en = sum(1 for t in tokens if t in SV_PIECE)
+    tag = {"auto": "<|en|>" if en > len(tokens) - en else "<|zh|>"}.get(lang, "<|%s|>" % lang)
+    if lang not in common.SV_LANG_IDS:
+        tag = "<|en|>" if en > len(tokens) - en else "<|zh|>"
+    text = "".join(" " + SV_PIECE[t][1:] if SV_PIECE.get(t, "").startswith("▁") else SV_PIECE.get(t, t)
+                   for t in tokens)
+    if itn:
+        text += "。" if tag == "<|zh|>" else "."
+    return tag + SV_EMO + SV_EVENT + " " + text
 
 
 class BehavPunc(nn.Module):
@@ -334,6 +405,20 @@ def verify_models(samples, info, vocab):
             f0 = int(math.ceil(o * 100)) + 2
             _check(bool((speech[f0:f0 + 18] > 0.99).all()), "vad burst at %.2f" % o)
     _check(float(speech[:int(LEAD_S * 100) - 3].max()) < 0.01, "vad lead silence")
+    # SenseVoiceSmall on each sentence cut out with 0.3 s of silence either side (a VAD segment's shape)
+    sv = BehavSenseVoice()
+    for s in info:
+        a, b = int((s["start_s"] - 0.3) * SR), int((s["end_s"] + 0.3) * SR)
+        if b > len(samples):
+            continue  # FunASR decodes T of the T+4 rows: a word in the last 240 ms of a segment is lost
+        y = lfr(fbank(samples[a:b]), 7, 6).unsqueeze(0)
+        for lang in ("auto", "zh", "en", "ja"):
+            for itn in (True, False):
+                lg, _ = sv(y, torch.tensor([y.shape[1]], dtype=torch.int32),
+                           torch.tensor([common.SV_LANG_IDS[lang]], dtype=torch.int32),
+                           torch.tensor([14 if itn else 15], dtype=torch.int32))
+                got, want = sv_ctc_search(lg[0], y.shape[1]), sv_expected(s["tokens"], lang, itn)
+                _check(got == want, "sensevoice %r != %r" % (got, want))
 
 
 def punctuate_offline(tokens):
@@ -388,6 +473,17 @@ def build(out, report):
                      d, "model.onnx", common.offline_contract(vocab, ts), report, "model_quant.onnx")
         side(d, False, ts)
 
+    d = os.path.join(out, "SenseVoiceSmall")  # FunASR selects SenseVoiceSmall by this name
+    os.makedirs(d)
+    common.export_pair(BehavSenseVoice(), [torch.randn(1, 40, 560) * 20, torch.tensor([40], dtype=torch.int32),
+                                           torch.tensor([0], dtype=torch.int32), torch.tensor([14], dtype=torch.int32)],
+                       d, "model.onnx", common.sensevoice_contract(len(SV_TOKENS)), report, "model_quant.onnx")
+    common.write_am_mvn(os.path.join(d, "am.mvn"), zeros560, ones560)
+    common.write_yaml(os.path.join(d, "config.yaml"), common.sensevoice_config(
+        {"output_size": 512, "attention_heads": 4, "linear_units": 2048, "num_blocks": 50, "tp_blocks": 20,
+         "kernel_size": 11, "sanm_shfit": 0, "normalize_before": True}))
+    common.write_json(os.path.join(d, "tokens.json"), SV_TOKENS)
+
     punc_enc = {"input_size": 256, "output_size": 256, "attention_heads": 8, "linear_units": 1024, "num_blocks": 3,
                 "kernel_size": 11, "input_layer": "pe", "pos_enc_class": "SinusoidalPositionEncoder",
                 "normalize_before": True, "sanm_shfit": 5, "selfattention_layer_type": "sanm", "padding_idx": 0}
@@ -418,6 +514,9 @@ def build(out, report):
         write_wav(os.path.join(ad, name), samples, sr, ch)
         if sr == SR and info:
             verify_models(samples, info, vocab)
+        for s in info:
+            s["sensevoice"] = {"%s/%s" % (lang, "withitn" if itn else "woitn"): sv_expected(s["tokens"], lang, itn)
+                               for lang in ("auto", "zh", "en") for itn in (True, False)}
         files[name] = {"sample_rate": sr, "channels": ch, "duration_s": round(len(samples) / sr, 6),
                        "trailing_silence": trailing, "sentences": info,
                        "text": "".join(s["text"] for s in info)}
@@ -453,8 +552,15 @@ def build(out, report):
                           "the burst, so the start lies within [-15, +45] ms of the word onset; the last token ends "
                           "at (3T + e_peak)/2 * 20 ms if more than 5 upsampled frames remain, else at 3T * 20 ms",
             "punc": "logits = 10*one_hot(punc_table[token]) (both variants; masks/lengths consumed, no effect)",
+            "sensevoice": "SenseVoiceSmall/: ctc_logits = 20*one_hot of T+4 ids: [language tag (the language "
+                          "input's tag; auto (0) -> <|en|> if more voiced frames hold English pieces than not, else "
+                          "<|zh|>), <|NEUTRAL|>, <|Speech|>, <|withitn|> if textnorm == 14 else <|woitn|>] then per "
+                          "LFR frame the offline voicing's token if voiced, else blank (0); encoder_out_lens = "
+                          "speech_lengths + 4. sentences[].sensevoice = FunASR's reply text for a segment holding "
+                          "that sentence, by 'svs_lang/withitn|woitn'",
         },
         "bin_to_token": bin_table(),
+        "sensevoice_tokens": SV_TOKENS,
         "punc_tokens": PUNC_TOKENS,
         "punc_list": PUNC_LIST,
         "punc_table": {t: PUNC_RULES.get(t, "_") for t in PUNC_TOKENS},

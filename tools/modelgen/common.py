@@ -64,6 +64,43 @@ def offline_contract(vocab, timestamps):
     return ins, outs
 
 
+def sensevoice_contract(vocab):
+    """SenseVoiceSmall export (funasr/models/sense_voice/export_meta.py): 4 inputs, CTC logits with 4 extra
+    leading rows (language, emotion, event, textnorm queries) and encoder_out_lens = speech_lengths + 4."""
+    ins = [("speech", F32, ["batch_size", "feats_length", 560]),
+           ("speech_lengths", I32, ["batch_size"]),
+           ("language", I32, ["batch_size"]),
+           ("textnorm", I32, ["batch_size"])]
+    outs = [("ctc_logits", F32, ["batch_size", "logits_length", vocab]),
+            ("encoder_out_lens", I32, ["batch_size"])]
+    return ins, outs
+
+
+def sensevoice_config(encoder_conf):
+    """config.yaml of a SenseVoiceSmall dir; the runtime reads frontend_conf and encoder_conf.output_size."""
+    return {
+        "encoder": "SenseVoiceEncoderSmall",
+        "encoder_conf": encoder_conf,
+        "model": "SenseVoiceSmall",
+        "model_conf": {"length_normalized_loss": True, "sos": 1, "eos": 2, "ignore_id": -1},
+        "tokenizer": "SentencepiecesTokenizer",
+        "tokenizer_conf": {"bpemodel": None, "unk_symbol": "<unk>", "split_with_space": True},
+        "frontend": "WavFrontend",
+        "frontend_conf": {"fs": 16000, "window": "hamming", "n_mels": 80, "frame_length": 25,
+                          "frame_shift": 10, "lfr_m": 7, "lfr_n": 6, "cmvn_file": None},
+    }
+
+
+# SenseVoiceSmall's tag tokens and the ids of its language / textnorm query inputs (model.py lid_dict,
+# textnorm_dict; the C++ runtime's lid_map).
+SV_LANG_IDS = {"auto": 0, "zh": 3, "en": 4, "yue": 7, "ja": 11, "ko": 12, "nospeech": 13}
+SV_TEXTNORM_IDS = {"withitn": 14, "woitn": 15}
+SV_TAGS = (["<|zh|>", "<|en|>", "<|yue|>", "<|ja|>", "<|ko|>", "<|nospeech|>"]
+           + ["<|HAPPY|>", "<|SAD|>", "<|ANGRY|>", "<|NEUTRAL|>"]
+           + ["<|Speech|>", "<|BGM|>", "<|Laughter|>", "<|Applause|>"]
+           + ["<|withitn|>", "<|woitn|>"])
+
+
 def punc_online_contract():
     ins = [("inputs", I32, [1, "feats_length"]),
            ("text_lengths", I32, [1]),

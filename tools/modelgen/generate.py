@@ -29,6 +29,7 @@ PRESETS = {
         offline=dict(d=64, heads=4, units=128, enc_blocks=2, dec_blocks=2, att_layers=2, kernel=11),
         punc=dict(d=32, heads=4, units=64, online_blocks=1, offline_blocks=1, kernel=11),
         punc_vocab=None,
+        sensevoice=dict(d=64, heads=4, units=128, blocks=1, tp_blocks=1, kernel=11, vocab=None),
     ),
     "full": dict(
         vad=dict(affine=140, linear=250, proj=128, lorder=20, layers=4),
@@ -37,6 +38,9 @@ PRESETS = {
         offline=dict(d=512, heads=4, units=2048, enc_blocks=50, dec_blocks=16, att_layers=16, kernel=11),
         punc=dict(d=256, heads=8, units=1024, online_blocks=3, offline_blocks=4, kernel=11),
         punc_vocab=272727,
+        # SenseVoiceSmall: SenseVoiceEncoderSmall 512-d, 4 heads, 2048 units, 50 + 20 (tp) SAN-M blocks,
+        # 25055 sentencepiece tokens (~234 M parameters).
+        sensevoice=dict(d=512, heads=4, units=2048, blocks=50, tp_blocks=20, kernel=11, vocab=25055),
     ),
 }
 
@@ -55,6 +59,25 @@ def asr_tokens(preset_name):
     toks += ["w%d@@" % i for i in range(200)] + ["w%d" % i for i in range(200)]
     toks = toks[:8403] + ["<unk>"]
     return toks
+
+
+def sensevoice_tokens(preset_name):
+    """SenseVoice-style vocabulary: <unk> (id 0, the CTC blank), <s>, </s>, pieces ("▁" starts a word), tags."""
+    base = [t for t in asr_tokens("tiny") if t not in ("<blank>", "<s>", "</s>", "<unk>", "@@")]
+    pieces = []
+    for i, t in enumerate(base):
+        continuation = i > 0 and base[i - 1].endswith("@@")  # "ser@@ ver" -> "▁ser", "ver"
+        pieces.append("▁" + t[:-2] if t.endswith("@@") else
+                      (t if _is_cjk(t) or continuation else "▁" + t))
+    toks = ["<unk>", "<s>", "</s>"] + pieces
+    size = PRESETS[preset_name]["sensevoice"]["vocab"]
+    if size:
+        toks += ["p%d" % i for i in range(size - len(toks) - len(common.SV_TAGS))]
+    return toks + list(common.SV_TAGS)
+
+
+def _is_cjk(t):
+    return len(t) > 0 and all(0x4E00 <= ord(c) <= 0x9FFF for c in t)
 
 
 def punc_tokens(preset_name, asr_toks):
@@ -168,6 +191,27 @@ def build_random_set(preset_name, out, report):
                     "sanm_shfit": 5 if streaming else 0, "selfattention_layer_type": "sanm", "padding_idx": 0}
         common.write_yaml(os.path.join(d, "config.yaml"), common.punc_config(streaming, enc_conf))
         common.write_json(os.path.join(d, "tokens.json"), ptoks)
+
+    # --- SenseVoiceSmall (last, so the other models' random weights do not change; the directory
+    # name must contain "SenseVoiceSmall") ---
+    sv = p["sensevoice"]
+    sv_toks = sensevoice_tokens(preset_name)
+    d = os.path.join(out, "SenseVoiceSmall")
+    os.makedirs(d)
+    m = nets.SenseVoiceSmall(sv["d"], len(sv_toks), sv["heads"], sv["units"], sv["blocks"] + sv["tp_blocks"],
+                             sv["kernel"])
+    common.export_pair(m, [_randn(1, 40, 560), torch.tensor([40], dtype=torch.int32),
+                           torch.tensor([0], dtype=torch.int32), torch.tensor([15], dtype=torch.int32)],
+                       d, "model.onnx", common.sensevoice_contract(len(sv_toks)), report, "model_quant.onnx")
+    del m
+    common.write_am_mvn(os.path.join(d, "am.mvn"), shift, scale)
+    common.write_yaml(os.path.join(d, "config.yaml"), common.sensevoice_config(
+        {"output_size": sv["d"], "attention_heads": sv["heads"], "linear_units": sv["units"],
+         "num_blocks": sv["blocks"], "tp_blocks": sv["tp_blocks"], "dropout_rate": 0.1,
+         "positional_dropout_rate": 0.1, "attention_dropout_rate": 0.1, "input_layer": "pe",
+         "pos_enc_class": "SinusoidalPositionEncoder", "normalize_before": True, "kernel_size": sv["kernel"],
+         "sanm_shfit": 0, "selfattention_layer_type": "sanm"}))
+    common.write_json(os.path.join(d, "tokens.json"), sv_toks)
 
 
 def main():

@@ -298,3 +298,28 @@ class CTTransformer(nn.Module):
         else:
             bias = torch.zeros(1)
         return self._run(inputs, text_lengths, bias)
+
+
+# ---------------------------------------------------------------------------
+# SenseVoiceSmall (funasr/models/sense_voice: SenseVoiceEncoderSmall + CTC, export_meta.py)
+# ---------------------------------------------------------------------------
+class SenseVoiceSmall(nn.Module):
+    """Export form: 16 query embeddings of width 560 (ids: language 0..13, event/emotion 1 and 2, textnorm
+    14/15) prepended to the features (language, event, emotion, textnorm), SAN-M encoder (scaling + PE in the
+    graph; the real encoder's num_blocks + tp_blocks layers as one stack), CTC projection (raw logits)."""
+
+    def __init__(self, d, vocab, heads, units, blocks, kernel):
+        super().__init__()
+        self.embed = nn.Embedding(16, 560)
+        self.encoder = SanmEncoder(560, d, heads, units, blocks, kernel, scale_and_pe=True)
+        self.ctc_lo = nn.Linear(d, vocab)
+
+    def forward(self, speech, speech_lengths, language, textnorm):
+        b = speech.shape[0]
+        lang_q = self.embed(language.long()).unsqueeze(1)
+        tn_q = self.embed(textnorm.long()).unsqueeze(1)
+        ev_q = self.embed(torch.tensor([[1, 2]])).repeat(b, 1, 1)
+        x = torch.cat([lang_q, ev_q, tn_q, speech], dim=1)
+        lens = speech_lengths + 4
+        h, _ = self.encoder(x, lens)
+        return self.ctc_lo(h), lens
