@@ -176,6 +176,16 @@ TEST_F(LmCli, LoadingErrorsNameTheFile) {
   EXPECT_NE(r.err.find("--global-beam"), std::string::npos) << r.err;
 }
 
+TEST_F(LmCli, SenseVoiceIgnoresTheLm) {
+  // FunASR clears --lm-dir for a SenseVoiceSmall offline model; paraserve says so once.
+  const CliResult plain = transcribe("", "one_sentence.wav", "SenseVoiceSmall");
+  const CliResult with_lm = transcribe("--lm-dir " + lm().string() + " --am-scale 1.5", "one_sentence.wav", "SenseVoiceSmall");
+  ASSERT_EQ(plain.rc, 0) << plain.err;
+  ASSERT_EQ(with_lm.rc, 0) << with_lm.err;
+  EXPECT_EQ(plain.out, with_lm.out);
+  EXPECT_NE(with_lm.err.find("not used with the SenseVoiceSmall"), std::string::npos) << with_lm.err;
+}
+
 TEST_F(LmCli, ServeAcceptsTheLmFlags) {
   // `serve` loads the LM with the other models (here it fails on the missing LM dir first).
   int rc = 0;
