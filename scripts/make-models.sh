@@ -14,12 +14,24 @@ if [[ "$set_name" == itn ]]; then
 fi
 stamp="$out/.generator-hash"
 hash="$(cat "$root"/tools/modelgen/*.py | sha256sum | cut -d' ' -f1)"
+# behav only: the test n-gram LM directory (FunASR --lm-dir layout) over its vocabulary,
+# built by tools/modelgen/lm/make_lm.py with OpenFst's tools (libfst-tools) into behav/lm.
+make_lm() {
+  [[ "$set_name" == behav ]] || return 0
+  local lm="$out/lm" lm_hash
+  lm_hash="$(cat "$root"/tools/modelgen/lm/*.py "$out/online/tokens.json" | sha256sum | cut -d' ' -f1)"
+  if [[ -f "$lm/.generator-hash" && "$(cat "$lm/.generator-hash")" == "$lm_hash" ]]; then return 0; fi
+  /usr/bin/python3 "$root/tools/modelgen/lm/make_lm.py" --tokens "$out/online/tokens.json" --out "$lm"
+  echo "$lm_hash" > "$lm/.generator-hash"
+}
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$hash" ]]; then
   echo "models: $set_name up to date in $out"
+  make_lm
   exit 0
 fi
 start=$(date +%s)
 # Debian's python3 (with python3-torch/python3-onnx), never a pyenv/venv interpreter.
 /usr/bin/python3 "$root/tools/modelgen/generate.py" --set "$set_name" --out "$out"
 echo "$hash" > "$stamp"
+make_lm
 echo "models: $set_name generated in $(( $(date +%s) - start )) s ($(du -sh "$out" | cut -f1))"

@@ -20,7 +20,7 @@ packages=(
   libboost-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libcli11-dev
   libfftw3-dev libsoxr-dev libavformat-dev libavcodec-dev libavutil-dev libswresample-dev
   libjemalloc-dev libmimalloc-dev
-  # OpenFst: ITN FSTs (libfst-dev), and fstcompile & co. for the test ITN grammar (libfst-tools)
+  # OpenFst: ITN FSTs and n-gram LM graphs (libfst-dev), fstcompile & co. for the test ITN grammar and LM (libfst-tools)
   libfst-dev libfst-tools
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -36,7 +36,7 @@ struct ServeArgs {
   RuntimeSettings runtime;  // allocator + ONNX Runtime (docs/memory.md says why each default)
   std::string log_level = "info";
   // Accepted for FunASR compatibility, not built: warn when set.
-  std::string lm_dir, download_dir, fst_inc_wts, global_beam, lattice_beam, am_scale;
+  std::string download_dir;
   std::string vad_rev, punc_rev, itn_rev, lm_rev, offline_rev, online_rev;
 };
 
@@ -56,12 +56,7 @@ int run_serve(ServeArgs& a) {
   auto warn_unbuilt = [](const std::string& v, const char* flag) {
     if (!v.empty()) spdlog::warn("{} is accepted for FunASR compatibility but not built in paraserve; ignored", flag);
   };
-  warn_unbuilt(a.lm_dir, "--lm-dir");
   warn_unbuilt(a.download_dir, "--download-model-dir");
-  warn_unbuilt(a.fst_inc_wts, "--fst-inc-wts");
-  warn_unbuilt(a.global_beam, "--global-beam");
-  warn_unbuilt(a.lattice_beam, "--lattice-beam");
-  warn_unbuilt(a.am_scale, "--am-scale");
   for (const auto* rev : {&a.vad_rev, &a.punc_rev, &a.itn_rev, &a.lm_rev, &a.offline_rev, &a.online_rev})
     warn_unbuilt(*rev, "--*-revision");
 
@@ -69,13 +64,10 @@ int run_serve(ServeArgs& a) {
   check_dir(a.engine.online_model_dir, "--online-model-dir", true);
   check_dir(a.engine.offline_model_dir, "--model-dir", true);  // every 2pass session needs both
   check_dir(a.engine.punc_dir, "--punc-dir", true);
-  if (!a.hotword_file.empty()) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(a.hotword_file, ec))
-      spdlog::warn("--hotword: file '{}' not found; no server hotwords", a.hotword_file);
-    else
-      spdlog::warn("--hotword: '{}' accepted; hotword biasing is not built yet", a.hotword_file);
-  }
+  // FunASR: an empty / NONE / none --lm-dir disables the LM.
+  if (a.engine.lm_dir == "NONE" || a.engine.lm_dir == "none") a.engine.lm_dir.clear();
+  check_dir(a.engine.lm_dir, "--lm-dir", false);
+  a.engine.hotword_file = a.hotword_file;  // loaded (and reported) by load_engine
 
   // Thread layout from the CPUs this process may use (docs/server.md, "Thread layout").
   const CpuBudget budget = read_cpu_budget();
@@ -109,6 +101,7 @@ int run_serve(ServeArgs& a) {
   auto engine = load_engine(a.engine);
   auto models = describe_engine(*engine);
   for (const auto& line : models) spdlog::info("model {}", line);
+  for (const auto& line : load_warnings(*engine)) spdlog::warn("{}", line);
   if (auto line = purge_after_load(); !line.empty()) spdlog::info("{}", line);
   if (a.runtime.idle_purge.unused_cap_mb < 0) {
     a.runtime.idle_purge.unused_cap_mb = IdlePurgeConfig::auto_cap_mb(read_rss_kb());
@@ -172,11 +165,15 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   sub->add_option("--quantize", a->engine.quantize, "\"true\": load model_quant.onnx")->capture_default_str();
   sub->add_option("--vad-quant", a->engine.vad_quant, "\"true\": load the quantized VAD")->capture_default_str();
   sub->add_option("--punc-quant", a->engine.punc_quant, "\"true\": load the quantized punctuation model")->capture_default_str();
-  sub->add_option("--hotword", a->hotword_file, "server hotword file (accepted; biasing not built yet)");
-  const std::pair<const char*, std::string*> unbuilt[] = {{"--lm-dir", &a->lm_dir},
-                           {"--download-model-dir", &a->download_dir}, {"--fst-inc-wts", &a->fst_inc_wts},
-                           {"--global-beam", &a->global_beam}, {"--lattice-beam", &a->lattice_beam},
-                           {"--am-scale", &a->am_scale}, {"--vad-revision", &a->vad_rev},
+  sub->add_option("--hotword", a->hotword_file,
+                  "server hotword file, lines 'phrase weight' (biases the LM search; no effect without --lm-dir)");
+  sub->add_option("--lm-dir", a->engine.lm_dir, "n-gram LM directory (TLG.fst, config.yaml, lexicon.txt); NONE = off");
+  sub->add_option("--global-beam", a->engine.global_beam, "LM search beam")->capture_default_str();
+  sub->add_option("--lattice-beam", a->engine.lattice_beam, "LM lattice beam (no effect on the best path)")
+      ->capture_default_str();
+  sub->add_option("--am-scale", a->engine.am_scale, "LM search acoustic scale")->capture_default_str();
+  sub->add_option("--fst-inc-wts", a->engine.fst_inc_wts, "hotword bias per matched token")->capture_default_str();
+  const std::pair<const char*, std::string*> unbuilt[] = {{"--download-model-dir", &a->download_dir}, {"--vad-revision", &a->vad_rev},
                            {"--punc-revision", &a->punc_rev}, {"--itn-revision", &a->itn_rev},
                            {"--lm-revision", &a->lm_rev}, {"--offline-model-revision", &a->offline_rev},
                            {"--online-model-revision", &a->online_rev}};

@@ -38,6 +38,7 @@ struct TranscribeArgs {
   int audio_fs = 16000;
   std::vector<std::string> files;
   bool verbose = false;
+  EngineConfig lm;  // lm_dir, beams, am_scale, hotword_file, fst_inc_wts (as `serve`)
   OfflineAsrOptions svs;  // --svs-lang / --svs-itn (SenseVoiceSmall only)
 };
 
@@ -312,12 +313,19 @@ int run_transcribe(const TranscribeArgs& a) {
   cfg.quantize = a.quantize;
   cfg.vad_quant = a.vad_quant;
   cfg.punc_quant = a.punc_quant;
+  cfg.lm_dir = (a.lm.lm_dir == "NONE" || a.lm.lm_dir == "none") ? std::string() : a.lm.lm_dir;
+  cfg.global_beam = a.lm.global_beam;
+  cfg.lattice_beam = a.lm.lattice_beam;
+  cfg.am_scale = a.lm.am_scale;
+  cfg.hotword_file = a.lm.hotword_file;
+  cfg.fst_inc_wts = a.lm.fst_inc_wts;
   std::string warning;
   const std::string engine_line = apply_runtime_settings(a.runtime, warning);
   if (!warning.empty()) std::fprintf(stderr, "paraserve transcribe: %s\n", warning.c_str());
   if (a.verbose) std::fprintf(stderr, "paraserve transcribe: %s\n", engine_line.c_str());
   cfg.ort = a.runtime.ort;
   auto engine = load_engine(cfg);
+  for (const auto& line : load_warnings(*engine)) std::fprintf(stderr, "paraserve transcribe: %s\n", line.c_str());
   if (auto line = purge_after_load(); a.verbose && !line.empty())
     std::fprintf(stderr, "paraserve transcribe: %s\n", line.c_str());
   Transcriber transcriber(engine, a.svs);
@@ -381,6 +389,13 @@ void add_transcribe_command(CLI::App& app, int& exit_code) {
   sub->add_option("--vad-quant", args->vad_quant, "quantized VAD (only exactly 'true')")->capture_default_str();
   sub->add_option("--punc-quant", args->punc_quant, "quantized punctuation (only exactly 'true')")->capture_default_str();
   sub->add_option("--threads", args->threads, "files decoded in parallel")->capture_default_str();
+  sub->add_option("--lm-dir", args->lm.lm_dir, "n-gram LM directory (TLG.fst, config.yaml, lexicon.txt)");
+  sub->add_option("--global-beam", args->lm.global_beam, "LM search beam")->capture_default_str();
+  sub->add_option("--lattice-beam", args->lm.lattice_beam, "LM lattice beam (no effect on the best path)")
+      ->capture_default_str();
+  sub->add_option("--am-scale", args->lm.am_scale, "LM search acoustic scale")->capture_default_str();
+  sub->add_option("--hotword", args->lm.hotword_file, "hotword file, lines 'phrase weight' (needs --lm-dir)");
+  sub->add_option("--fst-inc-wts", args->lm.fst_inc_wts, "hotword bias per matched token")->capture_default_str();
   add_runtime_options(sub, args->runtime, "--model-threads");
   sub->add_flag("--verbose", args->verbose, "print the engine settings in force to stderr");
   sub->add_option("--format", args->format, "output: text | json | srt")

@@ -21,6 +21,45 @@ void require_dir(const std::string& dir, const std::string& flag) {
     throw Error(flag + " " + dir + ": not a directory (expected a FunASR model directory)");
 }
 
+// The n-gram LM and the server hotwords (FunASR: --lm-dir, --hotword, --fst-inc-wts).
+void load_lm_and_hotwords(Engine& engine) {
+  const EngineConfig& config = engine.config;
+  engine.lm_search.beam = config.global_beam;
+  engine.lm_search.lattice_beam = config.lattice_beam;
+  engine.lm_search.am_scale = config.am_scale;
+  engine.lm_search.validate();
+  if (!config.lm_dir.empty() && engine.sensevoice) {
+    // FunASR's server clears the LM for a SenseVoiceSmall offline model.
+    engine.warnings.push_back("--lm-dir: not used with the SenseVoiceSmall offline model (as FunASR)");
+  } else if (!config.lm_dir.empty()) {
+    require_dir(config.lm_dir, "--lm-dir");
+    if (!engine.offline) throw Error("--lm-dir " + config.lm_dir + " needs the offline Paraformer (--model-dir)");
+    engine.lm = lm::LmModel::load(config.lm_dir);
+    engine.descriptions.push_back(engine.lm->describe());
+  }
+  if (!config.hotword_file.empty()) {
+    std::vector<std::string> problems;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(config.hotword_file, ec)) {
+      // FunASR logs this and runs without server hotwords.
+      problems.push_back("--hotword: cannot open '" + config.hotword_file + "'; no server hotwords");
+    } else {
+      engine.server_hotwords = lm::load_hotword_file(config.hotword_file, problems);
+    }
+    if (!engine.lm) {
+      problems.push_back("--hotword: hotwords have no effect without --lm-dir (FunASR's FST hotwords bias the LM search)");
+    } else {
+      engine.server_bias = lm::compile_hotwords(engine.server_hotwords, *engine.lm, engine.offline_front.vocab->tokens(),
+                                                static_cast<float>(config.fst_inc_wts), problems);
+    }
+    engine.warnings.insert(engine.warnings.end(), problems.begin(), problems.end());
+    engine.descriptions.push_back("hotwords: " + std::to_string(engine.server_hotwords.size()) + " from " +
+                                  config.hotword_file +
+                                  (engine.lm ? " (FST bias, --fst-inc-wts " + std::to_string(config.fst_inc_wts) + ")"
+                                             : " (no effect without --lm-dir)"));
+  }
+}
+
 }  // namespace
 
 void Engine::require_streaming() const {
@@ -117,9 +156,21 @@ std::shared_ptr<const Engine> load_engine(const EngineConfig& config) {
     engine->itn = InverseTextNormalizer::load(config.itn_dir);
     engine->descriptions.push_back(engine->itn->description());
   }
+  load_lm_and_hotwords(*engine);
   return engine;
 }
 
+std::shared_ptr<const lm::BiasLm> Engine::hotword_bias(const std::string& client,
+                                                       std::vector<std::string>& problems) const {
+  if (!lm || !offline) return nullptr;
+  lm::HotwordMap client_map;
+  if (!lm::parse_client_hotwords(client, client_map, problems)) return server_bias;
+  return lm::compile_hotwords(lm::merge_hotwords(client_map, server_hotwords, problems), *lm, offline_front.vocab->tokens(),
+                              static_cast<float>(config.fst_inc_wts), problems);
+}
+
 std::vector<std::string> describe_engine(const Engine& engine) { return engine.descriptions; }
+
+std::vector<std::string> load_warnings(const Engine& engine) { return engine.warnings; }
 
 }  // namespace paraserve

@@ -23,6 +23,16 @@ struct EngineConfig {
   // Offline-pass scratch sets kept for reuse while idle (one per concurrent offline pass is
   // in use; each holds the buffers of the longest segment it served, <= ~12 MB for 60 s).
   int offline_scratch_idle = 8;
+  // n-gram LM in the offline pass (FunASR --lm-dir: TLG.fst, config.yaml, lexicon.txt); empty
+  // = greedy search. Beams and scale as FunASR's --global-beam/--lattice-beam/--am-scale.
+  std::string lm_dir;
+  float global_beam = 3.0f;
+  float lattice_beam = 3.0f;
+  float am_scale = 10.0f;
+  // Server hotwords (FunASR --hotword: "phrase weight" lines) and their per-token bias
+  // (--fst-inc-wts); they bias the LM search, so they have an effect only with lm_dir.
+  std::string hotword_file;
+  int fst_inc_wts = 20;
   // Streaming-decoder output buffers (logits + new caches, ~0.4 MB for a 10-token chunk) kept
   // for reuse while idle; one per concurrent decoder call is in use.
   int online_scratch_idle = 8;
@@ -34,5 +44,8 @@ struct Engine;  // defined in pipeline/engine_impl.h; holds the model objects
 std::shared_ptr<const Engine> load_engine(const EngineConfig& config);
 // One line per loaded model ("vad: /path/model_quant.onnx (quantized)") for logs and /metrics.
 std::vector<std::string> describe_engine(const Engine& engine);
+// Problems found while loading that did not stop it (invalid hotword lines, a missing hotword
+// file), one line each, for the caller to log.
+std::vector<std::string> load_warnings(const Engine& engine);
 
 }  // namespace paraserve

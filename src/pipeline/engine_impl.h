@@ -20,6 +20,9 @@
 #include "models/vad_model.h"
 #include "models/vocab.h"
 #include "common/scratch_pool.h"
+#include "lm/bias_lm.h"
+#include "lm/hotwords.h"
+#include "lm/lm_model.h"
 #include "pipeline/engine.h"
 #include "pipeline/offline_asr.h"
 #include "pipeline/online_asr_stream.h"
@@ -66,8 +69,18 @@ struct Engine {
   // Inverse text normalisation (--itn-dir): applied where FunASR applies it (2pass-offline and
   // offline text when the utterance's `itn` is true; every file in `transcribe`). Null: none.
   std::shared_ptr<const InverseTextNormalizer> itn;
+  // n-gram LM (optional) and hotwords (funasr-compat.md §3.7).
+  std::shared_ptr<const lm::LmModel> lm;
+  lm::SearchOptions lm_search;
+  lm::HotwordMap server_hotwords;
+  std::shared_ptr<const lm::BiasLm> server_bias;  // server hotwords alone (nullptr: none or no LM)
+  // The bias graph for one utterance: the client's `hotwords` string merged with the server
+  // hotwords (client wins). nullptr without an LM or when no hotword is usable; rejected
+  // entries are appended to `problems`.
+  std::shared_ptr<const lm::BiasLm> hotword_bias(const std::string& client, std::vector<std::string>& problems) const;
 
   std::vector<std::string> descriptions;
+  std::vector<std::string> warnings;  // load_warnings()
 
   // Throw paraserve::Error naming what is missing for a use ("streaming", "transcribe").
   void require_streaming() const;

@@ -27,8 +27,15 @@ OfflineAsr::OfflineAsr(const Engine& engine, const OfflineAsrOptions& options)
   engine.require_offline("the offline pass");
 }
 
+namespace {
+
+// Search state kept between segments at most (a long segment's buffers are released).
+constexpr std::size_t kMaxIdleSearchBytes = std::size_t{8} << 20;
+
+}  // namespace
+
 void OfflineAsr::recognize(std::span<const float> samples, int64_t segment_start_ms, OfflineScratch& scratch,
-                           OfflineAsrResult& out) const {
+                           OfflineAsrResult& out, const lm::BiasLm* bias) const {
   out.text.clear();
   out.stamps.clear();
   out.stamp_seconds.clear();
@@ -56,6 +63,10 @@ void OfflineAsr::recognize(std::span<const float> samples, int64_t segment_start
     return;
   }
   engine_.offline->run(scratch.lfr.data(), T_lfr, scratch.output);
+  if (engine_.lm) {
+    decode_with_lm(segment_start_ms, scratch, out, bias);
+    return;
+  }
   // The logits' row count is the token count (token_num's dtype is unreliable, §3.4.1).
   greedy_ids(scratch.output.logits.data(), scratch.output.num_rows, scratch.output.vocab, scratch.ids);
   const auto& tokens = fe.vocab->tokens();
@@ -69,10 +80,39 @@ void OfflineAsr::recognize(std::span<const float> samples, int64_t segment_start
   }
 }
 
+// FunASR's WfstDecoder (wfst-decoder.cpp): every logits row but the last (the tail </s>) is
+// one search frame; the best path's words become text with Vector2StringV2 over the LM word
+// list, or, for the timestamp model, are split into characters / English words and stamped.
+void OfflineAsr::decode_with_lm(int64_t segment_start_ms, OfflineScratch& scratch, OfflineAsrResult& out,
+                                const lm::BiasLm* bias) const {
+  const OfflineOutput& o = scratch.output;
+  const lm::LmModel& lm = *engine_.lm;
+  scratch.ids.clear();
+  if (o.num_rows > 1)
+    scratch.search.decode(*lm.graph, o.logits.data(), o.num_rows - 1, o.vocab, engine_.lm_search, bias, scratch.ids);
+  scratch.search.shrink_to(kMaxIdleSearchBytes);
+  if (scratch.ids.empty()) return;
+  if (!out.has_timestamps) {
+    append_ids_to_text(scratch.ids, lm.words, out.text);
+    return;
+  }
+  scratch.pieces.clear();
+  for (int id : scratch.ids) {
+    if (id < 0 || static_cast<std::size_t>(id) >= lm.words.size()) continue;
+    for (auto& p : lm::split_chi_eng(lm.words[static_cast<std::size_t>(id)])) scratch.pieces.push_back(std::move(p));
+  }
+  scratch.ids.resize(scratch.pieces.size());
+  for (std::size_t i = 0; i < scratch.ids.size(); ++i) scratch.ids[i] = static_cast<int>(i);
+  TimestampedText tt = timestamped_text(o.us_alphas, o.us_cif_peak, scratch.ids, scratch.pieces, segment_start_ms);
+  out.text = std::move(tt.text);
+  out.stamps = std::move(tt.stamps);
+  out.stamp_seconds = std::move(tt.seconds);
+}
+
 std::size_t OfflineScratch::bytes() const {
   auto cap = [](const auto& v) { return v.capacity() * sizeof(v[0]); };
   return cap(segment) + cap(scaled) + cap(fbank) + cap(lfr) + cap(output.logits) + cap(output.us_alphas) +
-         cap(output.us_cif_peak) + cap(ids);
+         cap(output.us_cif_peak) + cap(ids) + search.bytes() + cap(pieces);
 }
 
 }  // namespace paraserve

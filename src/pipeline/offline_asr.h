@@ -8,12 +8,16 @@
 #include <vector>
 
 #include "decode/timestamps.h"
+#include "lm/wfst_search.h"
 #include "models/paraformer_offline.h"
 #include "pipeline/results.h"
 
 namespace paraserve {
 
 struct Engine;
+namespace lm {
+class BiasLm;
+}
 
 // Per-utterance options of the offline pass (FunASR's svs_lang / svs_itn message fields,
 // defaults "auto" / true); used only by SenseVoiceSmall.
@@ -47,6 +51,8 @@ struct OfflineScratch {
   std::vector<float> scaled, fbank, lfr;
   OfflineOutput output;
   std::vector<int> ids;
+  lm::WfstSearch search;  // LM search state (only with an LM); trimmed after each segment
+  std::vector<std::string> pieces;  // LM words split into characters / English words (timestamps)
   std::size_t bytes() const;
 };
 
@@ -56,10 +62,13 @@ class OfflineAsr {
   // Throws if the engine has no offline model.
   explicit OfflineAsr(const Engine& engine, const OfflineAsrOptions& options = {});
   // samples: 16 kHz floats in [-1,1) (may be scratch.segment). segment_start_ms: FunASR's
-  // frame->global_start.
+  // frame->global_start. With an LM (engine config lm_dir) the search replaces greedy
+  // decoding; `bias` (hotwords, see Engine::hotword_bias) biases it and is ignored without one.
   void recognize(std::span<const float> samples, int64_t segment_start_ms, OfflineScratch& scratch,
-                 OfflineAsrResult& out) const;
+                 OfflineAsrResult& out, const lm::BiasLm* bias = nullptr) const;
  private:
+  void decode_with_lm(int64_t segment_start_ms, OfflineScratch& scratch, OfflineAsrResult& out,
+                      const lm::BiasLm* bias) const;
   const Engine& engine_;
   int svs_language_ = 0, svs_textnorm_ = 14;  // SenseVoiceSmall's language / textnorm inputs
 };

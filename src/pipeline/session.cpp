@@ -3,6 +3,8 @@
 // queueing -> online pass -> offline pass at each VAD end -> punctuation -> stamps.
 #include "pipeline/session.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <optional>
 
@@ -52,6 +54,15 @@ struct StreamSession::Impl {
     online_frames.reserve(16);
     offline_frames.reserve(4);
     frame_buf.reserve(static_cast<std::size_t>(o.chunk.chunk) * 960 + 16);
+    // Hotwords bias the LM search (client entries merged with the server's); without an LM
+    // they have no effect, as in FunASR.
+    std::vector<std::string> problems;
+    bias = engine->hotword_bias(o.hotwords, problems);
+    if (!problems.empty()) {
+      std::string line;
+      for (const auto& p : problems) line += (line.empty() ? "" : "; ") + p;
+      spdlog::warn("{}", line);
+    }
   }
 
   static AudioSplitterConfig splitter_config(const Engine& engine, const SessionOptions& o) {
@@ -80,6 +91,7 @@ struct StreamSession::Impl {
   std::vector<float> frame_buf;
   std::vector<std::string> punc_cache;  // realtime punctuation cache of the 2pass sentences
   OfflineAsrResult offline_result;
+  std::shared_ptr<const lm::BiasLm> bias;  // this session's hotwords (nullptr: none / no LM)
 };
 
 void StreamSession::Impl::process_piece(std::span<const int16_t> pcm, bool input_finished, StreamResult& r) {
@@ -132,7 +144,7 @@ void StreamSession::Impl::process_piece(std::span<const int16_t> pcm, bool input
     splitter.copy(f, scratch->segment);
     if (options.observer) [[unlikely]]
       options.observer->on_offline_start(static_cast<int64_t>(scratch->segment.size()) / AudioSplitter::kSamplesPerMs);
-    offline.recognize(scratch->segment, f.global_start_ms, *scratch, offline_result);
+    offline.recognize(scratch->segment, f.global_start_ms, *scratch, offline_result, bias.get());
     std::string text;
     r.timestamps = offline_result.stamps;
     if (offline_result.punctuate) {

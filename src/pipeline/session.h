@@ -32,7 +32,7 @@ struct SessionOptions {
   ChunkSize chunk;             // validated: chunk.chunk > 0, left/right >= 0
   int sample_rate = 16000;     // rate of the PCM passed to feed(); resampled to 16 kHz with carried state
   bool itn = true;             // ITN on the offline (2pass-offline / offline) text, if the engine has an ITN model
-  std::string hotwords;        // stored for a later hotword implementation
+  std::string hotwords;        // FunASR's hotwords string: a JSON object biases the LM search (if any)
   std::string svs_lang = "auto";  // SenseVoiceSmall offline model only: language (FunASR default "auto")
   bool svs_itn = true;            // SenseVoiceSmall only: withitn (true) / woitn
   std::string wav_format = "pcm";  // anything but pcm/PCM: finish() reports FunASR's PCM-only error

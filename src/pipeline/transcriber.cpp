@@ -130,7 +130,7 @@ struct TranscribeStream::Impl {
     const std::size_t off = static_cast<std::size_t>(first - hist_base);
     auto scratch = engine->offline_scratch->acquire();
     asr.recognize(std::span<const float>(hist.data() + off, static_cast<std::size_t>(last - first)), first / kSamplesPerMs,
-                  *scratch, r);
+                  *scratch, r, engine->server_bias.get());
     sink.on_segment({s_ms, e_ms, r.text});
     if (r.has_timestamps && !r.stamp_seconds.empty()) {
       stamps.clear();
