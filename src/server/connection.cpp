@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <stdexcept>
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -45,7 +46,7 @@ void ServerContext::release(uint64_t id) {
 // ---------------------------------------------------------------- ConnectionCore: I/O side
 
 ConnectionCore::ConnectionCore(ServerContext& ctx, net::any_io_executor io_executor)
-    : ctx_(ctx), io_(std::move(io_executor)), strand_(net::make_strand(*ctx.work)) {}
+    : ctx_(ctx), io_(std::move(io_executor)) {}
 
 ConnectionCore::~ConnectionCore() {
   if (id_ == 0) return;
@@ -187,7 +188,7 @@ ConnectionCore::Segment& ConnectionCore::open_segment_locked() {
 void ConnectionCore::schedule_locked() {
   if (scheduled_) return;
   scheduled_ = true;
-  net::post(strand_, [self = shared_from_this()] { self->work(); });
+  ctx_.scheduler->post(shared_from_this(), WorkClass::kPartial);
 }
 
 bool ConnectionCore::enqueue_audio(std::span<const uint8_t> data) {
@@ -216,53 +217,102 @@ void ConnectionCore::post_to_io_send(std::string message) {
   net::post(io_, [self = shared_from_this(), m = std::move(message)]() mutable { self->send(std::move(m)); });
 }
 
-void ConnectionCore::work() {
+std::optional<WorkClass> ConnectionCore::drop_all() {
+  cur_.reset();
+  finishing_ = false;
+  std::lock_guard lock(mu_);
+  if (ctx_.metrics) ctx_.metrics->work_queue_depth.add(-static_cast<double>(inbox_.size()));
+  inbox_.clear();
+  scheduled_ = false;
+  return std::nullopt;
+}
+
+std::optional<WorkClass> ConnectionCore::next_task() {
+  if (closed_.load(std::memory_order_relaxed)) return drop_all();
+  if (cur_) return WorkClass::kPartial;  // the rest of the batch (after its second pass)
+  std::lock_guard lock(mu_);
+  if (inbox_.empty()) {
+    scheduled_ = false;
+    return std::nullopt;
+  }
+  return WorkClass::kPartial;
+}
+
+std::optional<WorkClass> ConnectionCore::run_work(WorkClass cls) {
+  if (closed_.load(std::memory_order_relaxed)) return drop_all();
+  if (cls == WorkClass::kSecondPass) {
+    // A finished segment's second pass: its own task, taken after waiting partial work
+    // (WorkScheduler). The rest of the batch is fed by a later partial task.
+    second_pass_step();
+    return next_task();
+  }
   // One batch per task, so one busy connection cannot hold a decoder thread forever, with one
   // exception: when the batch queued next ends the utterance, it is decoded in the same task
   // (at most two batches, each <= --max-pending-bytes + one read piece). Yielding there would
   // keep the utterance's whole state (the segment's audio history, the decoder caches, the
   // queued tail) resident while every other connection takes its turn: a burst of
   // fast-sending clients would then all sit mid-utterance at once, each holding its segment.
+  // A second pass ends the task too (it runs as its own, lower-priority task).
   for (;;) {
-    Segment seg;
-    bool resume = false;
-    {
-      std::lock_guard lock(mu_);
-      if (inbox_.empty() || closed_.load(std::memory_order_relaxed)) {
-        if (ctx_.metrics) ctx_.metrics->work_queue_depth.add(-static_cast<double>(inbox_.size()));
-        inbox_.clear();
-        scheduled_ = false;
-        return;
+    if (!cur_) {
+      bool resume = false;
+      {
+        std::lock_guard lock(mu_);
+        if (inbox_.empty() || closed_.load(std::memory_order_relaxed)) {
+          if (ctx_.metrics) ctx_.metrics->work_queue_depth.add(-static_cast<double>(inbox_.size()));
+          inbox_.clear();
+          scheduled_ = false;
+          return std::nullopt;
+        }
+        cur_.emplace(std::move(inbox_.front()));
+        inbox_.pop_front();
+        pending_bytes_ -= cur_->bytes.size();
+        if (paused_ && pending_bytes_ <= ctx_.config.limits.max_pending_bytes / 2) {
+          paused_ = false;
+          resume = true;
+        }
       }
-      seg = std::move(inbox_.front());
-      inbox_.pop_front();
-      pending_bytes_ -= seg.bytes.size();
-      if (paused_ && pending_bytes_ <= ctx_.config.limits.max_pending_bytes / 2) {
-        paused_ = false;
-        resume = true;
-      }
+      cur_off_ = 0;
+      cur_fed_ = 0;
+      cur_started_ = false;
+      cur_fed_all_ = false;
+      if (ctx_.metrics) ctx_.metrics->work_queue_depth.dec();
+      if (resume) net::post(io_, [self = shared_from_this()] { self->resume_reading(); });
     }
-    if (ctx_.metrics) ctx_.metrics->work_queue_depth.dec();
-    if (resume) net::post(io_, [self = shared_from_this()] { self->resume_reading(); });
 
-    {
-      std::optional<WorkActivity::Scope> busy;  // the idle purger's view of model work
-      if (ctx_.activity) busy.emplace(*ctx_.activity);
-      process(seg);
-    }
+    if (step_segment()) return WorkClass::kSecondPass;
+    if (!cur_) return next_task();  // decoding failed
+    const bool was_finish = cur_->finish;
+    done_with_segment();
 
     std::lock_guard lock(mu_);
-    seg.bytes.clear();
-    if (spare_.size() < 2 && seg.bytes.capacity() <= kSpareMaxBytes)
-      spare_.push_back(std::move(seg.bytes));
     if (inbox_.empty() || closed_.load(std::memory_order_relaxed)) {
       scheduled_ = false;
-      return;
+      return std::nullopt;
     }
-    if (!seg.finish && inbox_.front().finish) continue;  // the utterance's end: decode it now
-    net::post(strand_, [self = shared_from_this()] { self->work(); });
-    return;
+    if (!was_finish && inbox_.front().finish) continue;  // the utterance's end: decode it now
+    return WorkClass::kPartial;
   }
+}
+
+void ConnectionCore::done_with_segment() {
+  Segment& seg = *cur_;
+  seg.bytes.clear();
+  {
+    std::lock_guard lock(mu_);
+    if (spare_.size() < 2 && seg.bytes.capacity() <= kSpareMaxBytes) spare_.push_back(std::move(seg.bytes));
+  }
+  cur_.reset();
+}
+
+void ConnectionCore::decoding_failed(const std::exception& e) {
+  ctx_.log_decode.log(spdlog::level::err, "connection {}: decoding failed: {}", id_, e.what());
+  closed_.store(true, std::memory_order_relaxed);
+  cur_.reset();
+  finishing_ = false;
+  net::post(io_, [self = shared_from_this(), msg = std::string("decoding failed: ") + e.what()] {
+    self->fail(msg, CloseCode::kPolicy);
+  });
 }
 
 void ConnectionCore::emit(const StreamResult& r, const Segment& seg, Clock::time_point arrival) {
@@ -276,102 +326,162 @@ void ConnectionCore::emit(const StreamResult& r, const Segment& seg, Clock::time
   post_to_io_send(std::move(reply));
 }
 
-void ConnectionCore::process(Segment& seg) {
+bool ConnectionCore::step_segment() {
+  Segment& seg = *cur_;
   const auto t0 = Clock::now();
+  std::optional<WorkActivity::Scope> busy;  // the idle purger's view of model work
+  if (ctx_.activity) busy.emplace(*ctx_.activity);
   try {
-    if (!in_utterance_) {
-      // First batch of an utterance: decode it exactly as on a fresh connection. The
-      // recognizer resets itself after each final, so it is reused while the settings
-      // stay the same and rebuilt for an utterance with other settings.
-      if (!recognizer_ || !(recognizer_settings_ == seg.settings)) {
-        recognizer_.reset();
-        SessionOptions options = session_options(seg.settings, seg.mode);
-        if (ledger_.ledger) {  // only with --memtrace: the session then reports its inner phases
-          ledger_observer_.ledger = &ledger_;
-          options.observer = &ledger_observer_;
+    if (!cur_started_) {
+      cur_started_ = true;
+      if (!in_utterance_) {
+        // First batch of an utterance: decode it exactly as on a fresh connection. The
+        // recognizer resets itself after each final, so it is reused while the settings
+        // stay the same and rebuilt for an utterance with other settings.
+        if (!recognizer_ || !(recognizer_settings_ == seg.settings)) {
+          recognizer_.reset();
+          SessionOptions options = session_options(seg.settings, seg.mode);
+          if (ledger_.ledger) {  // only with --memtrace: the session then reports its inner phases
+            ledger_observer_.ledger = &ledger_;
+            options.observer = &ledger_observer_;
+          }
+          recognizer_ = ctx_.factory(options);
+          recognizer_settings_ = seg.settings;
         }
-        recognizer_ = ctx_.factory(options);
-        recognizer_settings_ = seg.settings;
+        in_utterance_ = true;
+        utt_rate_ = seg.settings.audio_fs;
       }
-      in_utterance_ = true;
-      utt_rate_ = seg.settings.audio_fs;
+      recognizer_->set_mode(seg.mode);
     }
-    recognizer_->set_mode(seg.mode);
-    // Bytes -> little-endian int16 samples, carrying an odd trailing byte to the next frame,
-    // fed in bounded slices.
-    const uint8_t* p = seg.bytes.data();
-    std::size_t n = seg.bytes.size();
-    std::size_t fed = 0;
-    while (n > 0) {
-      samples_.clear();
-      if (has_carry_) {
-        samples_.push_back(static_cast<int16_t>(static_cast<uint16_t>(carry_) | (static_cast<uint16_t>(p[0]) << 8)));
-        ++p;
-        --n;
-        has_carry_ = false;
+    if (!cur_fed_all_) {
+      if (feed_segment(seg)) {
+        utt_compute_ += Clock::now() - t0;
+        return true;
       }
-      const std::size_t take = std::min(n / 2, kFeedSamples);
-      const std::size_t old = samples_.size();
-      samples_.resize(old + take);
-      if (take) std::memcpy(samples_.data() + old, p, take * 2);
-      p += take * 2;
-      n -= take * 2;
-      if (n == 1) {
-        has_carry_ = true;
-        carry_ = p[0];
-        n = 0;
+      cur_fed_all_ = true;
+      if (cur_fed_ > 0) {
+        utt_samples_ += cur_fed_;
+        // Milliseconds at this utterance's own rate; the counter gets whole ms as they complete.
+        const auto before = static_cast<uint64_t>(total_ms_);
+        total_ms_ += static_cast<double>(cur_fed_) * 1000.0 / utt_rate_;
+        if (ctx_.metrics) ctx_.metrics->audio_ms.inc(static_cast<uint64_t>(total_ms_) - before);
+        ledger_.chunk({.audio_ms = static_cast<int64_t>(total_ms_),
+                       .bytes = static_cast<int64_t>(seg.bytes.size()),
+                       .state_bytes = static_cast<int64_t>(recognizer_->state_bytes())});
       }
-      if (samples_.empty()) continue;
-      results_.clear();
-      recognizer_->feed(samples_, results_);
-      fed += samples_.size();
-      for (const auto& r : results_) emit(r, seg, seg.audio_arrival);
-    }
-    if (fed > 0) {
-      utt_samples_ += fed;
-      // Milliseconds at this utterance's own rate; the counter gets whole ms as they complete.
-      const auto before = static_cast<uint64_t>(total_ms_);
-      total_ms_ += static_cast<double>(fed) * 1000.0 / utt_rate_;
-      if (ctx_.metrics) ctx_.metrics->audio_ms.inc(static_cast<uint64_t>(total_ms_) - before);
-      ledger_.chunk({.audio_ms = static_cast<int64_t>(total_ms_),
-                     .bytes = static_cast<int64_t>(seg.bytes.size()),
-                     .state_bytes = static_cast<int64_t>(recognizer_->state_bytes())});
     }
 
     if (seg.finish) {
       has_carry_ = false;  // FunASR drops a half sample at the end of a stream
       results_.clear();
-      recognizer_->finish(results_);
-      const bool has_final = std::any_of(results_.begin(), results_.end(), [](const auto& r) { return r.is_final; });
-      if (!has_final) {
-        results_.emplace_back();
-        results_.back().is_final = true;
+      if (!recognizer_->begin_finish(results_)) {  // the last piece's second pass is pending
+        finishing_ = true;
+        utt_compute_ += Clock::now() - t0;
+        return true;
       }
-      // Metrics first: once the final reply is out, a client may read them at once.
-      utt_compute_ += Clock::now() - t0;
-      if (ctx_.metrics) {
-        ctx_.metrics->utterances.inc();
-        if (utt_samples_ > 0)
-          ctx_.metrics->rtf.observe(seconds(utt_compute_) / (static_cast<double>(utt_samples_) / utt_rate_));
-      }
-      ledger_.record(Phase::kFinalSent, {.state_bytes = static_cast<int64_t>(recognizer_->state_bytes())});
-      ledger_.record(Phase::kUtteranceReset);
-      utt_compute_ = {};
-      utt_samples_ = 0;
-      in_utterance_ = false;
-      for (const auto& r : results_) emit(r, seg, seg.finish_arrival);
-      net::post(io_, [self = shared_from_this()] { self->on_final_delivered(); });
-      return;
+      complete_finish(seg, t0);
+      return false;
     }
   } catch (const std::exception& e) {
-    ctx_.log_decode.log(spdlog::level::err, "connection {}: decoding failed: {}", id_, e.what());
-    closed_.store(true, std::memory_order_relaxed);
-    net::post(io_, [self = shared_from_this(), msg = std::string("decoding failed: ") + e.what()] {
-      self->fail(msg, CloseCode::kPolicy);
-    });
+    decoding_failed(e);
+    return false;
+  }
+  utt_compute_ += Clock::now() - t0;
+  return false;
+}
+
+bool ConnectionCore::feed_segment(Segment& seg) {
+  // Bytes -> little-endian int16 samples, carrying an odd trailing byte to the next frame,
+  // fed in bounded slices. When the recognizer stops for a second pass, the samples it did
+  // not take are given back (cur_off_ moves back) and fed after the second pass.
+  const uint8_t* base = seg.bytes.data();
+  const std::size_t size = seg.bytes.size();
+  while (cur_off_ < size) {
+    std::size_t n = size - cur_off_;
+    if (!has_carry_ && n == 1) {
+      has_carry_ = true;
+      carry_ = base[cur_off_];
+      cur_off_ = size;
+      break;
+    }
+    samples_.clear();
+    const bool carry_sample = has_carry_;
+    if (has_carry_) {
+      samples_.push_back(
+          static_cast<int16_t>(static_cast<uint16_t>(carry_) | (static_cast<uint16_t>(base[cur_off_]) << 8)));
+      ++cur_off_;
+      --n;
+      has_carry_ = false;
+    }
+    const std::size_t take = std::min(n / 2, kFeedSamples);
+    const std::size_t old = samples_.size();
+    samples_.resize(old + take);
+    if (take) std::memcpy(samples_.data() + old, base + cur_off_, take * 2);
+    cur_off_ += take * 2;
+    results_.clear();
+    const std::size_t used = recognizer_->feed_until_second_pass(samples_, results_);
+    cur_fed_ += used;
+    for (const auto& r : results_) emit(r, seg, seg.audio_arrival);
+    const bool pending = recognizer_->second_pass_pending();
+    if (used < samples_.size()) {
+      if (!pending)
+        throw std::logic_error("recognizer took " + std::to_string(used) + " of " + std::to_string(samples_.size()) +
+                               " samples without a pending second pass");
+      std::size_t left = samples_.size() - used;
+      if (carry_sample && used == 0) {  // the carried byte goes back to the carry
+        has_carry_ = true;
+        --cur_off_;
+        --left;
+      }
+      cur_off_ -= left * 2;
+    }
+    if (pending) return true;
+  }
+  return false;
+}
+
+void ConnectionCore::second_pass_step() {
+  Segment& seg = *cur_;
+  const auto t0 = Clock::now();
+  std::optional<WorkActivity::Scope> busy;
+  if (ctx_.activity) busy.emplace(*ctx_.activity);
+  try {
+    results_.clear();
+    recognizer_->run_second_pass(results_);
+    if (finishing_) {
+      finishing_ = false;
+      complete_finish(seg, t0);
+      done_with_segment();
+      return;
+    }
+    for (const auto& r : results_) emit(r, seg, seg.audio_arrival);
+  } catch (const std::exception& e) {
+    decoding_failed(e);
     return;
   }
   utt_compute_ += Clock::now() - t0;
+}
+
+void ConnectionCore::complete_finish(Segment& seg, Clock::time_point t0) {
+  const bool has_final = std::any_of(results_.begin(), results_.end(), [](const auto& r) { return r.is_final; });
+  if (!has_final) {
+    results_.emplace_back();
+    results_.back().is_final = true;
+  }
+  // Metrics first: once the final reply is out, a client may read them at once.
+  utt_compute_ += Clock::now() - t0;
+  if (ctx_.metrics) {
+    ctx_.metrics->utterances.inc();
+    if (utt_samples_ > 0)
+      ctx_.metrics->rtf.observe(seconds(utt_compute_) / (static_cast<double>(utt_samples_) / utt_rate_));
+  }
+  ledger_.record(Phase::kFinalSent, {.state_bytes = static_cast<int64_t>(recognizer_->state_bytes())});
+  ledger_.record(Phase::kUtteranceReset);
+  utt_compute_ = {};
+  utt_samples_ = 0;
+  in_utterance_ = false;
+  for (const auto& r : results_) emit(r, seg, seg.finish_arrival);
+  net::post(io_, [self = shared_from_this()] { self->on_final_delivered(); });
 }
 
 }  // namespace paraserve::server

@@ -1,6 +1,7 @@
 // Per-connection protocol state and the worker side of a connection. Internal to the server.
 // I/O-strand members are touched only by the connection's socket strand; worker members only
-// by its decode strand; the inbox (audio waiting for decoding) is shared under `mu_`.
+// by its decoder tasks (the WorkScheduler runs them one at a time, in order); the inbox (audio
+// waiting for decoding) is shared under `mu_`.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -17,8 +18,6 @@
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/strand.hpp>
 
 #include "common/rate_limited_log.h"
 #include "observability/idle_purger.h"
@@ -27,6 +26,7 @@
 #include "server/protocol.h"
 #include "server/recognizer.h"
 #include "server/server_metrics.h"
+#include "server/work_scheduler.h"
 
 namespace paraserve::server {
 
@@ -40,7 +40,7 @@ struct ServerContext {
   ServerMetrics* metrics = nullptr;
   MemoryLedger* ledger = nullptr;
   WorkActivity* activity = nullptr;  // decode tasks started/finished (observability/idle_purger.h)
-  boost::asio::io_context* work = nullptr;
+  WorkScheduler* scheduler = nullptr;  // runs the connections' decoder tasks
 
   std::mutex mu;
   std::condition_variable cv;  // signalled when the registry empties during a drain
@@ -70,7 +70,7 @@ enum class CloseCode : uint16_t {
   kTryAgainLater = 1013,
 };
 
-class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
+class ConnectionCore : public WorkItem, public std::enable_shared_from_this<ConnectionCore> {
  public:
   ConnectionCore(ServerContext& ctx, boost::asio::any_io_executor io_executor);
   virtual ~ConnectionCore();
@@ -135,14 +135,22 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
   void on_final_delivered();  // I/O strand
   void maybe_close_drained();
 
-  // Worker strand.
-  void work();
-  void process(Segment& seg);
+  // Worker side (decoder tasks). One task: kPartial feeds queued audio (VAD + online pass)
+  // until the batch is done or a finished segment's second pass is pending; kSecondPass runs
+  // that second pass. Returns the class of the connection's next task, if it has one.
+  std::optional<WorkClass> run_work(WorkClass cls) override;
+  std::optional<WorkClass> next_task();     // after a task: more work queued or in hand?
+  std::optional<WorkClass> drop_all();      // closed: forget the queued work
+  bool step_segment();                      // feeds cur_ on; true: a second pass is pending
+  bool feed_segment(Segment& seg);          // true: stopped for a second pass
+  void second_pass_step();
+  void complete_finish(Segment& seg, std::chrono::steady_clock::time_point t0);
+  void done_with_segment();                 // recycles cur_'s buffer
+  void decoding_failed(const std::exception& e);
   void emit(const StreamResult& r, const Segment& seg, std::chrono::steady_clock::time_point arrival);
   void post_to_io_send(std::string message);
 
   boost::asio::any_io_executor io_;
-  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   uint64_t id_ = 0;
   LedgerSession ledger_;
   std::atomic<bool> closed_{false};
@@ -166,7 +174,13 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
   bool paused_ = false;
   std::vector<std::vector<uint8_t>> spare_;  // recycled audio buffers (at most 2)
 
-  // Worker strand only.
+  // Worker side only.
+  std::optional<Segment> cur_;   // the batch being decoded (taken from the inbox)
+  std::size_t cur_off_ = 0;      // bytes of cur_ fed so far
+  uint64_t cur_fed_ = 0;         // samples of cur_ fed so far
+  bool cur_started_ = false;     // cur_'s first step ran (recognizer set up)
+  bool cur_fed_all_ = false;     // all of cur_'s audio was fed (and counted)
+  bool finishing_ = false;       // the pending second pass is the end of stream's
   LedgerObserver ledger_observer_;
   std::unique_ptr<Recognizer> recognizer_;
   UtteranceSettings recognizer_settings_;  // what recognizer_ was built for
