@@ -15,13 +15,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 constexpr std::size_t kPieceBytes = 1600;  // FunASR's 800-sample piece
-// Audio is handed to the recognizer in slices of at most this many samples, so the sample
-// buffer stays 16 KB however much audio a fast client queued (memory per connection must
-// not follow the client's send rate).
-constexpr std::size_t kFeedSamples = 8000;
 // Emptied audio buffers kept for reuse only up to this capacity; a burst's big buffer is freed.
 constexpr std::size_t kSpareMaxBytes = 64 * 1024;
-double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 }  // namespace
 
 // ---------------------------------------------------------------- ServerContext
@@ -46,12 +41,12 @@ void ServerContext::release(uint64_t id) {
 // ---------------------------------------------------------------- ConnectionCore: I/O side
 
 ConnectionCore::ConnectionCore(ServerContext& ctx, net::any_io_executor io_executor)
-    : ctx_(ctx), io_(std::move(io_executor)) {}
+    : ctx_(ctx), io_(std::move(io_executor)), worker_(ctx, *this, ledger_) {}
 
 ConnectionCore::~ConnectionCore() {
   if (id_ == 0) return;
   if (ctx_.metrics) ctx_.metrics->sessions_active.dec();
-  recognizer_.reset();  // conn_close is documented as "session state destroyed"
+  worker_.release_recognizer();  // conn_close is documented as "session state destroyed"
   ledger_.record(Phase::kConnClose, {.audio_ms = -1, .bytes = static_cast<int64_t>(audio_bytes_)});
   ctx_.release(id_);
 }
@@ -166,11 +161,11 @@ void ConnectionCore::on_final_delivered() {
   maybe_close_drained();
 }
 
-ConnectionCore::Segment& ConnectionCore::open_segment_locked() {
+AudioBatch& ConnectionCore::open_batch_locked() {
   const Mode mode = parse_mode(params_.mode).value_or(Mode::kTwoPass);
   if (inbox_.empty() || inbox_.back().finish || inbox_.back().mode != mode ||
       inbox_.back().wav_name != params_.wav_name) {
-    Segment seg;
+    AudioBatch seg;
     if (!spare_.empty()) {
       seg.bytes = std::move(spare_.back());
       spare_.pop_back();
@@ -193,7 +188,7 @@ void ConnectionCore::schedule_locked() {
 
 bool ConnectionCore::enqueue_audio(std::span<const uint8_t> data) {
   std::lock_guard lock(mu_);
-  Segment& seg = open_segment_locked();
+  AudioBatch& seg = open_batch_locked();
   if (seg.bytes.empty()) seg.audio_arrival = Clock::now();
   seg.bytes.insert(seg.bytes.end(), data.begin(), data.end());
   pending_bytes_ += data.size();
@@ -205,7 +200,7 @@ bool ConnectionCore::enqueue_audio(std::span<const uint8_t> data) {
 
 void ConnectionCore::enqueue_finish() {
   std::lock_guard lock(mu_);
-  Segment& seg = open_segment_locked();
+  AudioBatch& seg = open_batch_locked();
   seg.finish = true;
   seg.finish_arrival = Clock::now();
   schedule_locked();
@@ -217,9 +212,20 @@ void ConnectionCore::post_to_io_send(std::string message) {
   net::post(io_, [self = shared_from_this(), m = std::move(message)]() mutable { self->send(std::move(m)); });
 }
 
+void ConnectionCore::send_reply(std::string message) { post_to_io_send(std::move(message)); }
+
+void ConnectionCore::final_sent() {
+  net::post(io_, [self = shared_from_this()] { self->on_final_delivered(); });
+}
+
+void ConnectionCore::decoding_failed(const std::string& what) {
+  ctx_.log_decode.log(spdlog::level::err, "connection {}: decoding failed: {}", id_, what);
+  closed_.store(true, std::memory_order_relaxed);
+  net::post(io_, [self = shared_from_this(), msg = "decoding failed: " + what] { self->fail(msg, CloseCode::kPolicy); });
+}
+
 std::optional<WorkClass> ConnectionCore::drop_all() {
-  cur_.reset();
-  finishing_ = false;
+  worker_.drop_batch();
   std::lock_guard lock(mu_);
   if (ctx_.metrics) ctx_.metrics->work_queue_depth.add(-static_cast<double>(inbox_.size()));
   inbox_.clear();
@@ -229,7 +235,7 @@ std::optional<WorkClass> ConnectionCore::drop_all() {
 
 std::optional<WorkClass> ConnectionCore::next_task() {
   if (closed_.load(std::memory_order_relaxed)) return drop_all();
-  if (cur_) return WorkClass::kPartial;  // the rest of the batch (after its second pass)
+  if (worker_.has_batch()) return WorkClass::kPartial;  // the rest of the batch (after its second pass)
   std::lock_guard lock(mu_);
   if (inbox_.empty()) {
     scheduled_ = false;
@@ -238,12 +244,22 @@ std::optional<WorkClass> ConnectionCore::next_task() {
   return WorkClass::kPartial;
 }
 
+void ConnectionCore::recycle(std::vector<uint8_t>& buffer) {
+  buffer.clear();
+  std::lock_guard lock(mu_);
+  if (spare_.size() < 2 && buffer.capacity() <= kSpareMaxBytes) spare_.push_back(std::move(buffer));
+}
+
 std::optional<WorkClass> ConnectionCore::run_work(WorkClass cls) {
   if (closed_.load(std::memory_order_relaxed)) return drop_all();
   if (cls == WorkClass::kSecondPass) {
     // A finished segment's second pass: its own task, taken after waiting partial work
     // (WorkScheduler). The rest of the batch is fed by a later partial task.
-    second_pass_step();
+    worker_.second_pass();
+    if (worker_.has_batch() && worker_.batch_done()) {
+      AudioBatch done = worker_.take_done_batch();
+      recycle(done.bytes);
+    }
     return next_task();
   }
   // One batch per task, so one busy connection cannot hold a decoder thread forever, with one
@@ -254,7 +270,7 @@ std::optional<WorkClass> ConnectionCore::run_work(WorkClass cls) {
   // fast-sending clients would then all sit mid-utterance at once, each holding its segment.
   // A second pass ends the task too (it runs as its own, lower-priority task).
   for (;;) {
-    if (!cur_) {
+    if (!worker_.has_batch()) {
       bool resume = false;
       {
         std::lock_guard lock(mu_);
@@ -264,26 +280,23 @@ std::optional<WorkClass> ConnectionCore::run_work(WorkClass cls) {
           scheduled_ = false;
           return std::nullopt;
         }
-        cur_.emplace(std::move(inbox_.front()));
+        pending_bytes_ -= inbox_.front().bytes.size();
+        worker_.start_batch(std::move(inbox_.front()));
         inbox_.pop_front();
-        pending_bytes_ -= cur_->bytes.size();
         if (paused_ && pending_bytes_ <= ctx_.config.limits.max_pending_bytes / 2) {
           paused_ = false;
           resume = true;
         }
       }
-      cur_off_ = 0;
-      cur_fed_ = 0;
-      cur_started_ = false;
-      cur_fed_all_ = false;
       if (ctx_.metrics) ctx_.metrics->work_queue_depth.dec();
       if (resume) net::post(io_, [self = shared_from_this()] { self->resume_reading(); });
     }
 
-    if (step_segment()) return WorkClass::kSecondPass;
-    if (!cur_) return next_task();  // decoding failed
-    const bool was_finish = cur_->finish;
-    done_with_segment();
+    if (worker_.step()) return WorkClass::kSecondPass;
+    if (!worker_.has_batch()) return next_task();  // decoding failed
+    AudioBatch done = worker_.take_done_batch();
+    const bool was_finish = done.finish;
+    recycle(done.bytes);
 
     std::lock_guard lock(mu_);
     if (inbox_.empty() || closed_.load(std::memory_order_relaxed)) {
@@ -293,195 +306,6 @@ std::optional<WorkClass> ConnectionCore::run_work(WorkClass cls) {
     if (!was_finish && inbox_.front().finish) continue;  // the utterance's end: decode it now
     return WorkClass::kPartial;
   }
-}
-
-void ConnectionCore::done_with_segment() {
-  Segment& seg = *cur_;
-  seg.bytes.clear();
-  {
-    std::lock_guard lock(mu_);
-    if (spare_.size() < 2 && seg.bytes.capacity() <= kSpareMaxBytes) spare_.push_back(std::move(seg.bytes));
-  }
-  cur_.reset();
-}
-
-void ConnectionCore::decoding_failed(const std::exception& e) {
-  ctx_.log_decode.log(spdlog::level::err, "connection {}: decoding failed: {}", id_, e.what());
-  closed_.store(true, std::memory_order_relaxed);
-  cur_.reset();
-  finishing_ = false;
-  net::post(io_, [self = shared_from_this(), msg = std::string("decoding failed: ") + e.what()] {
-    self->fail(msg, CloseCode::kPolicy);
-  });
-}
-
-void ConnectionCore::emit(const StreamResult& r, const Segment& seg, Clock::time_point arrival) {
-  std::string reply = format_result(r, seg.mode, seg.wav_name, reply_state_);
-  if (reply.empty()) return;
-  if (ctx_.metrics) {
-    auto& h = r.is_final ? ctx_.metrics->final_latency : ctx_.metrics->partial_latency;
-    h.observe(seconds(Clock::now() - arrival));
-  }
-  if (r.has_offline) ledger_.record(Phase::kOfflineEnd, {.state_bytes = -1});
-  post_to_io_send(std::move(reply));
-}
-
-bool ConnectionCore::step_segment() {
-  Segment& seg = *cur_;
-  const auto t0 = Clock::now();
-  std::optional<WorkActivity::Scope> busy;  // the idle purger's view of model work
-  if (ctx_.activity) busy.emplace(*ctx_.activity);
-  try {
-    if (!cur_started_) {
-      cur_started_ = true;
-      if (!in_utterance_) {
-        // First batch of an utterance: decode it exactly as on a fresh connection. The
-        // recognizer resets itself after each final, so it is reused while the settings
-        // stay the same and rebuilt for an utterance with other settings.
-        if (!recognizer_ || !(recognizer_settings_ == seg.settings)) {
-          recognizer_.reset();
-          SessionOptions options = session_options(seg.settings, seg.mode);
-          if (ledger_.ledger) {  // only with --memtrace: the session then reports its inner phases
-            ledger_observer_.ledger = &ledger_;
-            options.observer = &ledger_observer_;
-          }
-          recognizer_ = ctx_.factory(options);
-          recognizer_settings_ = seg.settings;
-        }
-        in_utterance_ = true;
-        utt_rate_ = seg.settings.audio_fs;
-      }
-      recognizer_->set_mode(seg.mode);
-    }
-    if (!cur_fed_all_) {
-      if (feed_segment(seg)) {
-        utt_compute_ += Clock::now() - t0;
-        return true;
-      }
-      cur_fed_all_ = true;
-      if (cur_fed_ > 0) {
-        utt_samples_ += cur_fed_;
-        // Milliseconds at this utterance's own rate; the counter gets whole ms as they complete.
-        const auto before = static_cast<uint64_t>(total_ms_);
-        total_ms_ += static_cast<double>(cur_fed_) * 1000.0 / utt_rate_;
-        if (ctx_.metrics) ctx_.metrics->audio_ms.inc(static_cast<uint64_t>(total_ms_) - before);
-        ledger_.chunk({.audio_ms = static_cast<int64_t>(total_ms_),
-                       .bytes = static_cast<int64_t>(seg.bytes.size()),
-                       .state_bytes = static_cast<int64_t>(recognizer_->state_bytes())});
-      }
-    }
-
-    if (seg.finish) {
-      has_carry_ = false;  // FunASR drops a half sample at the end of a stream
-      results_.clear();
-      if (!recognizer_->begin_finish(results_)) {  // the last piece's second pass is pending
-        finishing_ = true;
-        utt_compute_ += Clock::now() - t0;
-        return true;
-      }
-      complete_finish(seg, t0);
-      return false;
-    }
-  } catch (const std::exception& e) {
-    decoding_failed(e);
-    return false;
-  }
-  utt_compute_ += Clock::now() - t0;
-  return false;
-}
-
-bool ConnectionCore::feed_segment(Segment& seg) {
-  // Bytes -> little-endian int16 samples, carrying an odd trailing byte to the next frame,
-  // fed in bounded slices. When the recognizer stops for a second pass, the samples it did
-  // not take are given back (cur_off_ moves back) and fed after the second pass.
-  const uint8_t* base = seg.bytes.data();
-  const std::size_t size = seg.bytes.size();
-  while (cur_off_ < size) {
-    std::size_t n = size - cur_off_;
-    if (!has_carry_ && n == 1) {
-      has_carry_ = true;
-      carry_ = base[cur_off_];
-      cur_off_ = size;
-      break;
-    }
-    samples_.clear();
-    const bool carry_sample = has_carry_;
-    if (has_carry_) {
-      samples_.push_back(
-          static_cast<int16_t>(static_cast<uint16_t>(carry_) | (static_cast<uint16_t>(base[cur_off_]) << 8)));
-      ++cur_off_;
-      --n;
-      has_carry_ = false;
-    }
-    const std::size_t take = std::min(n / 2, kFeedSamples);
-    const std::size_t old = samples_.size();
-    samples_.resize(old + take);
-    if (take) std::memcpy(samples_.data() + old, base + cur_off_, take * 2);
-    cur_off_ += take * 2;
-    results_.clear();
-    const std::size_t used = recognizer_->feed_until_second_pass(samples_, results_);
-    cur_fed_ += used;
-    for (const auto& r : results_) emit(r, seg, seg.audio_arrival);
-    const bool pending = recognizer_->second_pass_pending();
-    if (used < samples_.size()) {
-      if (!pending)
-        throw std::logic_error("recognizer took " + std::to_string(used) + " of " + std::to_string(samples_.size()) +
-                               " samples without a pending second pass");
-      std::size_t left = samples_.size() - used;
-      if (carry_sample && used == 0) {  // the carried byte goes back to the carry
-        has_carry_ = true;
-        --cur_off_;
-        --left;
-      }
-      cur_off_ -= left * 2;
-    }
-    if (pending) return true;
-  }
-  return false;
-}
-
-void ConnectionCore::second_pass_step() {
-  Segment& seg = *cur_;
-  const auto t0 = Clock::now();
-  std::optional<WorkActivity::Scope> busy;
-  if (ctx_.activity) busy.emplace(*ctx_.activity);
-  try {
-    results_.clear();
-    recognizer_->run_second_pass(results_);
-    if (finishing_) {
-      finishing_ = false;
-      complete_finish(seg, t0);
-      done_with_segment();
-      return;
-    }
-    for (const auto& r : results_) emit(r, seg, seg.audio_arrival);
-  } catch (const std::exception& e) {
-    decoding_failed(e);
-    return;
-  }
-  utt_compute_ += Clock::now() - t0;
-}
-
-void ConnectionCore::complete_finish(Segment& seg, Clock::time_point t0) {
-  const bool has_final = std::any_of(results_.begin(), results_.end(), [](const auto& r) { return r.is_final; });
-  if (!has_final) {
-    results_.emplace_back();
-    results_.back().is_final = true;
-  }
-  // Metrics first: once the final reply is out, a client may read them at once.
-  utt_compute_ += Clock::now() - t0;
-  if (ctx_.metrics) {
-    ctx_.metrics->utterances.inc();
-    if (utt_samples_ > 0)
-      ctx_.metrics->rtf.observe(seconds(utt_compute_) / (static_cast<double>(utt_samples_) / utt_rate_));
-  }
-  ledger_.record(Phase::kFinalSent, {.state_bytes = static_cast<int64_t>(recognizer_->state_bytes())});
-  ledger_.record(Phase::kUtteranceReset);
-  utt_compute_ = {};
-  utt_samples_ = 0;
-  in_utterance_ = false;
-  for (const auto& r : results_) emit(r, seg, seg.finish_arrival);
-  net::post(io_, [self = shared_from_this()] { self->on_final_delivered(); });
 }
 
 }  // namespace paraserve::server

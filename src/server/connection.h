@@ -1,7 +1,8 @@
-// Per-connection protocol state and the worker side of a connection. Internal to the server.
-// I/O-strand members are touched only by the connection's socket strand; worker members only
-// by its decoder tasks (the WorkScheduler runs them one at a time, in order); the inbox (audio
-// waiting for decoding) is shared under `mu_`.
+// Per-connection protocol state, and the hand-over of its audio to the worker side
+// (UtteranceWorker, utterance_worker.h). Internal to the server. I/O-strand members are
+// touched only by the connection's socket strand; the worker only by its decoder tasks (the
+// WorkScheduler runs them one at a time, in order); the inbox (audio waiting for decoding) is
+// shared under `mu_`.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -26,6 +27,7 @@
 #include "server/protocol.h"
 #include "server/recognizer.h"
 #include "server/server_metrics.h"
+#include "server/utterance_worker.h"
 #include "server/work_scheduler.h"
 
 namespace paraserve::server {
@@ -70,7 +72,7 @@ enum class CloseCode : uint16_t {
   kTryAgainLater = 1013,
 };
 
-class ConnectionCore : public WorkItem, public std::enable_shared_from_this<ConnectionCore> {
+class ConnectionCore : public WorkItem, private WorkerOutput, public std::enable_shared_from_this<ConnectionCore> {
  public:
   ConnectionCore(ServerContext& ctx, boost::asio::any_io_executor io_executor);
   virtual ~ConnectionCore();
@@ -106,31 +108,10 @@ class ConnectionCore : public WorkItem, public std::enable_shared_from_this<Conn
   ServerContext& ctx_;
 
  private:
-  // A batch of audio (and/or the end of stream) of one utterance, queued for the worker.
-  struct Segment {
-    std::vector<uint8_t> bytes;
-    bool finish = false;
-    Mode mode = Mode::kTwoPass;          // FunASR reads mode per decode task
-    std::string wav_name;
-    UtteranceSettings settings;          // fixed for the whole utterance
-    std::chrono::steady_clock::time_point audio_arrival{}, finish_arrival{};
-  };
-
-  // Forwards the session's vad_end / offline_start events to the ledger (worker strand).
-  struct LedgerObserver final : SessionObserver {
-    LedgerSession* ledger = nullptr;
-    void on_vad_end(int64_t segment_ms) noexcept override {
-      ledger->record(Phase::kVadEnd, {.segment_ms = segment_ms});
-    }
-    void on_offline_start(int64_t segment_ms) noexcept override {
-      ledger->record(Phase::kOfflineStart, {.segment_ms = segment_ms});
-    }
-  };
-
   const UtteranceSettings& utterance();  // this utterance's settings (fixed at first use)
   bool enqueue_audio(std::span<const uint8_t> data);
   void enqueue_finish();
-  Segment& open_segment_locked();
+  AudioBatch& open_batch_locked();
   void schedule_locked();
   void on_final_delivered();  // I/O strand
   void maybe_close_drained();
@@ -139,16 +120,14 @@ class ConnectionCore : public WorkItem, public std::enable_shared_from_this<Conn
   // until the batch is done or a finished segment's second pass is pending; kSecondPass runs
   // that second pass. Returns the class of the connection's next task, if it has one.
   std::optional<WorkClass> run_work(WorkClass cls) override;
-  std::optional<WorkClass> next_task();     // after a task: more work queued or in hand?
-  std::optional<WorkClass> drop_all();      // closed: forget the queued work
-  bool step_segment();                      // feeds cur_ on; true: a second pass is pending
-  bool feed_segment(Segment& seg);          // true: stopped for a second pass
-  void second_pass_step();
-  void complete_finish(Segment& seg, std::chrono::steady_clock::time_point t0);
-  void done_with_segment();                 // recycles cur_'s buffer
-  void decoding_failed(const std::exception& e);
-  void emit(const StreamResult& r, const Segment& seg, std::chrono::steady_clock::time_point arrival);
+  std::optional<WorkClass> next_task();  // after a task: more work queued or in hand?
+  std::optional<WorkClass> drop_all();   // closed: forget the queued work
+  void recycle(std::vector<uint8_t>& buffer);
   void post_to_io_send(std::string message);
+  // WorkerOutput (decoder thread).
+  void send_reply(std::string message) override;
+  void final_sent() override;
+  void decoding_failed(const std::string& what) override;
 
   boost::asio::any_io_executor io_;
   uint64_t id_ = 0;
@@ -168,32 +147,14 @@ class ConnectionCore : public WorkItem, public std::enable_shared_from_this<Conn
 
   // Shared with the worker, under mu_.
   std::mutex mu_;
-  std::deque<Segment> inbox_;
+  std::deque<AudioBatch> inbox_;
   std::size_t pending_bytes_ = 0;
   bool scheduled_ = false;
   bool paused_ = false;
   std::vector<std::vector<uint8_t>> spare_;  // recycled audio buffers (at most 2)
 
-  // Worker side only.
-  std::optional<Segment> cur_;   // the batch being decoded (taken from the inbox)
-  std::size_t cur_off_ = 0;      // bytes of cur_ fed so far
-  uint64_t cur_fed_ = 0;         // samples of cur_ fed so far
-  bool cur_started_ = false;     // cur_'s first step ran (recognizer set up)
-  bool cur_fed_all_ = false;     // all of cur_'s audio was fed (and counted)
-  bool finishing_ = false;       // the pending second pass is the end of stream's
-  LedgerObserver ledger_observer_;
-  std::unique_ptr<Recognizer> recognizer_;
-  UtteranceSettings recognizer_settings_;  // what recognizer_ was built for
-  bool in_utterance_ = false;
-  ReplyState reply_state_;
-  bool has_carry_ = false;  // odd trailing byte of the previous frame
-  uint8_t carry_ = 0;
-  std::vector<int16_t> samples_;
-  std::vector<StreamResult> results_;
-  std::chrono::steady_clock::duration utt_compute_{};
-  uint64_t utt_samples_ = 0;
-  int utt_rate_ = 16000;
-  double total_ms_ = 0;  // audio decoded on this connection (each utterance at its own rate)
+  // Worker side only (after ledger_: it records into it).
+  UtteranceWorker worker_;
 };
 
 }  // namespace paraserve::server
