@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
@@ -12,11 +13,12 @@ using Clock = std::chrono::steady_clock;
 
 const char* work_class_name(WorkClass c) { return c == WorkClass::kPartial ? "partial" : "second_pass"; }
 
-WorkClass pick_class(const QueueView& q, Clock::time_point now, const SchedulerPolicy& p) {
-  if (!q.second_waiting) return WorkClass::kPartial;
+std::optional<WorkClass> pick_class(const QueueView& q, Clock::time_point now, const SchedulerPolicy& p) {
+  const bool overdue = q.second_waiting && now - q.oldest_second >= p.second_pass_max_wait;
+  const bool second_ok = q.second_waiting && (q.second_running < q.second_cap || overdue);
+  if (!second_ok) return q.partial_waiting ? std::optional(WorkClass::kPartial) : std::nullopt;
   if (!q.partial_waiting) return WorkClass::kSecondPass;
-  if (now - q.oldest_second >= p.second_pass_max_wait) return WorkClass::kSecondPass;
-  if (q.partial_run >= p.partial_burst) return WorkClass::kSecondPass;
+  if (overdue || q.partial_run >= p.partial_burst) return WorkClass::kSecondPass;
   return WorkClass::kPartial;
 }
 
@@ -56,6 +58,7 @@ WorkScheduler::~WorkScheduler() { stop(); }
 
 void WorkScheduler::start(int threads) {
   std::lock_guard lock(mu_);
+  second_cap_ = policy_.max_second_passes > 0 ? policy_.max_second_passes : std::max(1, threads - 1);
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
 
@@ -91,12 +94,17 @@ bool WorkScheduler::take_locked(Entry& e, WorkClass& cls) {
   view.second_waiting = !second.empty();
   if (view.second_waiting) view.oldest_second = second.front().enqueued;
   view.partial_run = partial_run_;
-  cls = pick_class(view, Clock::now(), policy_);
+  view.second_running = second_running_;
+  view.second_cap = second_cap_;
+  const std::optional<WorkClass> pick = pick_class(view, Clock::now(), policy_);
+  if (!pick) return false;
+  cls = *pick;
   if (cls == WorkClass::kPartial) {
     partial_run_ = view.second_waiting ? partial_run_ + 1 : 0;
     e = partial.pop();
   } else {
     partial_run_ = 0;
+    ++second_running_;
     e = second.pop();
   }
   e.item->state_ = WorkItem::State::kRunning;
@@ -107,9 +115,10 @@ void WorkScheduler::run(Entry& e, WorkClass cls) {
   if (Histogram* h = wait_[static_cast<int>(cls)])
     h->observe(std::chrono::duration<double>(Clock::now() - e.enqueued).count());
   const std::optional<WorkClass> next = e.item->run_work(cls);
-  bool notify = false;
+  bool notify = cls == WorkClass::kSecondPass;  // a capped second pass may go now
   {
     std::lock_guard lock(mu_);
+    if (cls == WorkClass::kSecondPass) --second_running_;
     WorkItem& item = *e.item;
     const std::optional<WorkClass> again = next ? next : item.repost_;
     item.repost_.reset();
@@ -144,8 +153,16 @@ void WorkScheduler::worker(int index) {
     WorkClass cls;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopped_ || take_locked(e, cls); });
-      if (!e.item) return;  // stopped
+      for (;;) {
+        if (stopped_) return;
+        if (take_locked(e, cls)) break;
+        // Only capped second passes queued: wake when one ends or the oldest is overdue.
+        const Ring& second = queues_[static_cast<int>(WorkClass::kSecondPass)];
+        if (!second.empty())
+          cv_.wait_until(lock, second.front().enqueued + policy_.second_pass_max_wait);
+        else
+          cv_.wait(lock);
+      }
     }
     run(e, cls);
   }

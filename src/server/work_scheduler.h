@@ -3,7 +3,9 @@
 // finished segment), so that one connection's long second pass does not make every other
 // stream's partials wait behind it. No starvation: a second pass that has waited longer
 // than `second_pass_max_wait`, or that `partial_burst` partial tasks in a row have passed,
-// is taken next.
+// is taken next. With several workers, at most `max_second_passes` second passes run at once
+// (default: all workers but one), so that a worker stays free for partial work while long
+// second passes run; a second pass that has waited past the bound is taken regardless.
 //
 // A work item (one connection) is queued or running at most once at a time, like a strand:
 // posting an item that is already queued does nothing; posting one that is running queues
@@ -35,6 +37,7 @@ const char* work_class_name(WorkClass c);  // "partial", "second_pass"
 struct SchedulerPolicy {
   std::chrono::steady_clock::duration second_pass_max_wait = std::chrono::milliseconds(500);
   int partial_burst = 8;  // partial tasks in a row while a second pass waits; >= 1
+  int max_second_passes = 0;  // running at once; 0 = workers - 1 (at least 1)
 };
 
 // What the queues look like when a worker picks its next task (plain data, for tests).
@@ -43,11 +46,15 @@ struct QueueView {
   bool second_waiting = false;
   std::chrono::steady_clock::time_point oldest_second{};  // enqueue time of the oldest second pass
   int partial_run = 0;  // partial tasks taken in a row while a second pass waited
+  int second_running = 0;  // second passes running now
+  int second_cap = 1;      // the most that may run at once (resolved max_second_passes)
 };
 
 // The policy: partial work first, unless a second pass has waited too long or too many
-// partial tasks went ahead of it. Requires at least one class waiting.
-WorkClass pick_class(const QueueView& q, std::chrono::steady_clock::time_point now, const SchedulerPolicy& p);
+// partial tasks went ahead of it; a second pass only below the running cap unless it waited
+// too long. Nothing (wait) when only capped second passes are queued.
+std::optional<WorkClass> pick_class(const QueueView& q, std::chrono::steady_clock::time_point now,
+                                    const SchedulerPolicy& p);
 
 class WorkScheduler;
 
@@ -123,6 +130,8 @@ class WorkScheduler {
   std::condition_variable cv_;
   Ring queues_[kWorkClasses];
   int partial_run_ = 0;
+  int second_running_ = 0;
+  int second_cap_ = 1;
   bool stopped_ = false;
   std::vector<std::thread> threads_;
 };

@@ -55,6 +55,19 @@ TEST(WorkScheduler, PolicyTakesASecondPassAfterABurstOfPartialTasks) {
   EXPECT_EQ(pick_class(q, t, p), WorkClass::kSecondPass);
 }
 
+TEST(WorkScheduler, PolicyCapsRunningSecondPassesUnlessOverdue) {
+  SchedulerPolicy p{.second_pass_max_wait = milliseconds(500), .partial_burst = 1};
+  const auto t = Clock::now();
+  QueueView q{.partial_waiting = false, .second_waiting = true, .oldest_second = t, .partial_run = 5,
+              .second_running = 1, .second_cap = 1};
+  EXPECT_EQ(pick_class(q, t, p), std::nullopt);  // a worker stays free for partial work
+  q.partial_waiting = true;
+  EXPECT_EQ(pick_class(q, t, p), WorkClass::kPartial);  // even past the burst
+  EXPECT_EQ(pick_class(q, t + milliseconds(500), p), WorkClass::kSecondPass);  // overdue: taken anyway
+  q.second_cap = 2;
+  EXPECT_EQ(pick_class(q, t, p), WorkClass::kSecondPass);  // below the cap: the burst rule
+}
+
 // ---------------------------------------------------------------- the queues
 
 // An item that records its tasks and then does what `next` says.
@@ -217,6 +230,50 @@ TEST(WorkScheduler, WorkersRunOneTaskPerItemAtATime) {
   EXPECT_EQ(max_in_a.load(), 1);
   ASSERT_EQ(log.size(), 2u);
   for (const auto& n : log) EXPECT_EQ(n.rfind("ps-dec-", 0), 0u) << n;
+}
+
+// Two workers: while one runs a (long) second pass, a second queued second pass does not
+// take the other worker; partial work does. The waiting one runs once the first ends.
+TEST(WorkScheduler, OneWorkerStaysFreeForPartialWork) {
+  Gate hold, partial_done, b_ran;
+  std::atomic<int> b_runs{0};
+  struct Fn final : WorkItem {
+    std::function<std::optional<WorkClass>(WorkClass)> fn;
+    std::optional<WorkClass> run_work(WorkClass c) override { return fn(c); }
+  };
+  auto a = std::make_shared<Fn>(), b = std::make_shared<Fn>(), c = std::make_shared<Fn>();
+  a->fn = [&](WorkClass) -> std::optional<WorkClass> {
+    hold.wait();
+    return std::nullopt;
+  };
+  b->fn = [&](WorkClass) -> std::optional<WorkClass> {
+    ++b_runs;
+    b_ran.release();
+    return std::nullopt;
+  };
+  c->fn = [&](WorkClass) -> std::optional<WorkClass> {
+    partial_done.release();
+    return std::nullopt;
+  };
+  WorkScheduler s(SchedulerPolicy{.second_pass_max_wait = std::chrono::hours(1), .partial_burst = 1});
+  s.start(2);
+  s.post(a, WorkClass::kSecondPass);
+  hold.wait_for_waiters(1);  // a's second pass holds one worker
+  s.post(b, WorkClass::kSecondPass);
+  s.post(c, WorkClass::kPartial);
+  {
+    std::unique_lock lock(partial_done.mu);
+    partial_done.cv.wait(lock, [&] { return partial_done.open; });
+  }
+  EXPECT_EQ(b_runs.load(), 0);  // capped: still queued
+  EXPECT_EQ(s.queued(WorkClass::kSecondPass), 1u);
+  hold.release();
+  {
+    std::unique_lock lock(b_ran.mu);
+    b_ran.cv.wait(lock, [&] { return b_ran.open; });
+  }
+  EXPECT_EQ(b_runs.load(), 1);
+  s.stop();
 }
 
 TEST(WorkScheduler, StopReleasesQueuedItemsAndDropsLaterPosts) {
