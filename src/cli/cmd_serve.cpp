@@ -188,6 +188,11 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   sub->add_option("--idle-timeout", lim.idle_timeout_s, "seconds without client data before closing")->capture_default_str();
   sub->add_option("--handshake-timeout", lim.handshake_timeout_s, "seconds for TLS + WebSocket handshakes")->capture_default_str();
   sub->add_option("--drain-timeout", lim.drain_timeout_s, "SIGTERM/SIGINT: seconds to finish in-flight utterances")->capture_default_str();
+  sub->add_option("--second-pass-max-wait-ms", s.second_pass_max_wait_ms,
+                  "decoder scheduling: a queued second pass (offline pass of a finished segment) waits behind "
+                  "partial (streaming) work at most this long")->capture_default_str();
+  sub->add_option("--partial-burst", s.partial_burst,
+                  "decoder scheduling: ... or behind at most this many partial tasks in a row")->capture_default_str();
   add_runtime_options(sub, a->runtime, "--model-thread-num");
   sub->add_option("--memtrace", a->memtrace, "write the memory ledger (NDJSON) to this file");
   sub->add_option("--memtrace-every", a->memtrace_every, "ledger: record every Nth chunk");

@@ -72,8 +72,15 @@ struct StreamSession::Impl {
     return c;
   }
 
-  void process_piece(std::span<const int16_t> pcm, bool input_finished, StreamResult& r);
+  // One piece in two steps: the first pass (intake, VAD, splitting, online pass) returns
+  // true when the splitter queued a finished segment for the second pass; the second step
+  // (offline pass of those segments + punctuation + stamps, then the VAD times and the
+  // history trim) completes the piece's result. Nothing else may touch the session in between.
+  bool first_pass(std::span<const int16_t> pcm, bool input_finished, StreamResult& r);
+  void second_pass(bool input_finished, StreamResult& r);
   void end_of_stream();
+  // Completes a piece whose second pass has run: delivers its result (feed or finish rules).
+  void deliver(bool input_finished, StreamResult& r, std::vector<StreamResult>& out);
 
   std::shared_ptr<const Engine> engine;
   SessionOptions options;
@@ -92,9 +99,14 @@ struct StreamSession::Impl {
   std::vector<std::string> punc_cache;  // realtime punctuation cache of the 2pass sentences
   OfflineAsrResult offline_result;
   std::shared_ptr<const lm::BiasLm> bias;  // this session's hotwords (nullptr: none / no LM)
+
+  // A piece whose second pass has not run yet (feed_until_second_pass / begin_finish).
+  bool pass_pending = false;
+  bool pass_input_finished = false;
+  StreamResult pass_result;
 };
 
-void StreamSession::Impl::process_piece(std::span<const int16_t> pcm, bool input_finished, StreamResult& r) {
+bool StreamSession::Impl::first_pass(std::span<const int16_t> pcm, bool input_finished, StreamResult& r) {
   // 1. PCM intake: int16 -> float / 32768, resampled to 16 kHz with carried state.
   piece_in.resize(pcm.size());
   for (std::size_t i = 0; i < pcm.size(); ++i) piece_in[i] = static_cast<float>(pcm[i]) / 32768.0f;
@@ -137,7 +149,10 @@ void StreamSession::Impl::process_piece(std::span<const int16_t> pcm, bool input
     online.forward(frame_buf, f.is_final, delta);
     r.online_text += delta;
   }
+  return !offline_frames.empty();
+}
 
+void StreamSession::Impl::second_pass(bool input_finished, StreamResult& r) {
   // 5. Offline pass for each finished segment; only the last one's text is kept (FunASR).
   for (const SplitFrame& f : offline_frames) {
     auto scratch = engine->offline_scratch->acquire();  // segment-sized buffers, reused
@@ -193,33 +208,86 @@ void StreamSession::set_mode(Mode mode) { impl_->options.mode = mode; }
 
 const SessionOptions& StreamSession::options() const { return impl_->options; }
 
-void StreamSession::feed(std::span<const int16_t> pcm, std::vector<StreamResult>& out) {
-  Impl& s = *impl_;
-  if (!is_pcm(s.options.wav_format)) return;  // FunASR returns no result for any piece
-  while (!pcm.empty()) {
-    const std::size_t take = std::min(kPieceSamples - s.pending.size(), pcm.size());
-    s.pending.insert(s.pending.end(), pcm.begin(), pcm.begin() + static_cast<std::ptrdiff_t>(take));
-    pcm = pcm.subspan(take);
-    if (s.pending.size() < kPieceSamples) break;
-    StreamResult r;
-    s.process_piece(s.pending, false, r);
-    s.pending.clear();
+void StreamSession::Impl::deliver(bool input_finished, StreamResult& r, std::vector<StreamResult>& out) {
+  if (input_finished) {
+    r.is_final = true;
+    end_of_stream();
+    out.push_back(std::move(r));
+  } else if (!r.online_text.empty() || r.has_offline) {
     // Non-final results are delivered only when they carry text (websocket-server-2pass.cpp).
-    if (!r.online_text.empty() || r.has_offline) out.push_back(std::move(r));
+    out.push_back(std::move(r));
   }
 }
 
-void StreamSession::finish(std::vector<StreamResult>& out) {
+void StreamSession::feed(std::span<const int16_t> pcm, std::vector<StreamResult>& out) {
+  while (!pcm.empty()) {
+    pcm = pcm.subspan(feed_until_second_pass(pcm, out));
+    if (second_pass_pending()) run_second_pass(out);
+  }
+}
+
+std::size_t StreamSession::feed_until_second_pass(std::span<const int16_t> pcm, std::vector<StreamResult>& out) {
   Impl& s = *impl_;
+  if (s.pass_pending) throw Error("StreamSession: feed while a second pass is pending");
+  if (!is_pcm(s.options.wav_format)) return pcm.size();  // FunASR returns no result for any piece
+  std::size_t used = 0;
+  while (used < pcm.size()) {
+    const std::size_t take = std::min(kPieceSamples - s.pending.size(), pcm.size() - used);
+    s.pending.insert(s.pending.end(), pcm.begin() + static_cast<std::ptrdiff_t>(used),
+                     pcm.begin() + static_cast<std::ptrdiff_t>(used + take));
+    used += take;
+    if (s.pending.size() < kPieceSamples) break;
+    StreamResult r;
+    const bool second = s.first_pass(s.pending, false, r);
+    s.pending.clear();
+    if (second) {
+      s.pass_pending = true;
+      s.pass_input_finished = false;
+      s.pass_result = std::move(r);
+      break;
+    }
+    s.second_pass(false, r);  // no segment ended: only the piece's bookkeeping
+    s.deliver(false, r, out);
+  }
+  return used;
+}
+
+bool StreamSession::second_pass_pending() const { return impl_->pass_pending; }
+
+void StreamSession::run_second_pass(std::vector<StreamResult>& out) {
+  Impl& s = *impl_;
+  if (!s.pass_pending) return;
+  s.pass_pending = false;
+  StreamResult r = std::move(s.pass_result);
+  s.pass_result = StreamResult();
+  s.second_pass(s.pass_input_finished, r);
+  s.deliver(s.pass_input_finished, r, out);
+}
+
+bool StreamSession::begin_finish(std::vector<StreamResult>& out) {
+  Impl& s = *impl_;
+  if (s.pass_pending) throw Error("StreamSession: finish while a second pass is pending");
   StreamResult r;
   if (!is_pcm(s.options.wav_format)) {
     r.error = kPcmOnlyError;
-  } else {
-    s.process_piece(s.pending, true, r);
+    r.is_final = true;
+    s.end_of_stream();
+    out.push_back(std::move(r));
+    return true;
   }
-  r.is_final = true;
-  s.end_of_stream();
-  out.push_back(std::move(r));
+  if (s.first_pass(s.pending, true, r)) {
+    s.pass_pending = true;
+    s.pass_input_finished = true;
+    s.pass_result = std::move(r);
+    return false;
+  }
+  s.second_pass(true, r);
+  s.deliver(true, r, out);
+  return true;
+}
+
+void StreamSession::finish(std::vector<StreamResult>& out) {
+  if (!begin_finish(out)) run_second_pass(out);
 }
 
 std::size_t StreamSession::state_bytes() const {
@@ -230,7 +298,7 @@ std::size_t StreamSession::state_bytes() const {
   return sizeof(Impl) + s.vad.state_bytes() + s.splitter.state_bytes() + s.online.state_bytes() +
          cap(s.pending) + cap(s.piece_in) + cap(s.piece) + cap(s.edges) +
          cap(s.split_edges) + cap(s.online_frames) + cap(s.offline_frames) + cap(s.frame_buf) +
-         punc + cap(s.offline_result.stamps) +
+         punc + cap(s.offline_result.stamps) + s.pass_result.online_text.capacity() +
          s.offline_result.text.capacity();
 }
 

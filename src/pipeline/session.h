@@ -55,6 +55,25 @@ class StreamSession {
   // Flushes the stream; appends the results still owed, the last one with is_final = true.
   void finish(std::vector<StreamResult>& out);
 
+  // The same work in steps, so that a scheduler can run the second (offline) pass of a
+  // finished segment as separate, lower-priority work. feed() == feed_until_second_pass()
+  // + run_second_pass() until all is fed; finish() == begin_finish() (+ run_second_pass()
+  // when it returns false). The results, their order and content are the same either way.
+  //
+  // Feeds pieces like feed() but stops right after a piece whose VAD ended a segment (its
+  // result waits for the second pass). Returns how many samples were taken; the caller
+  // keeps the rest and feeds it after run_second_pass().
+  std::size_t feed_until_second_pass(std::span<const int16_t> pcm, std::vector<StreamResult>& out);
+  // Starts the end of stream; false when its last piece waits for the second pass (the
+  // final result then comes from run_second_pass()).
+  bool begin_finish(std::vector<StreamResult>& out);
+  // True between a stop of feed_until_second_pass()/begin_finish() and run_second_pass();
+  // feeding or finishing meanwhile throws.
+  bool second_pass_pending() const;
+  // Runs the pending second pass (offline recognizer, punctuation, stamps) and appends
+  // the piece's result (for an end of stream: the final one). No-op when none is pending.
+  void run_second_pass(std::vector<StreamResult>& out);
+
   // Bytes currently reserved by this session's own state (caches, buffers, histories).
   std::size_t state_bytes() const;
 

@@ -29,6 +29,8 @@ bool ServerConfig::tls_enabled() const {
 void ServerConfig::validate() const {
   if (io_threads < 1) throw Error("--io-thread-num: expected an integer >= 1");
   if (decoder_threads < 1) throw Error("--decoder-thread-num: expected an integer >= 1");
+  if (second_pass_max_wait_ms < 0) throw Error("--second-pass-max-wait-ms: expected milliseconds >= 0");
+  if (partial_burst < 1) throw Error("--partial-burst: expected an integer >= 1");
   if (tls_enabled()) {
     std::error_code ec;
     if (keyfile.empty() || !std::filesystem::is_regular_file(keyfile, ec))

@@ -29,6 +29,10 @@ struct ServerConfig {
   std::string keyfile;
   int io_threads = 1;
   int decoder_threads = 1;
+  // Decoder task scheduling (WorkScheduler): partial work goes first; a second pass waits at
+  // most this long, or behind at most this many partial tasks in a row (docs/server.md).
+  int second_pass_max_wait_ms = 500;
+  int partial_burst = 8;
   ServerLimits limits;
 
   bool tls_enabled() const;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <stdexcept>
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -14,16 +15,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 constexpr std::size_t kPieceBytes = 1600;  // FunASR's 800-sample piece
-// Audio is handed to the recognizer in slices of at most this many samples, so the sample
-// buffer stays 16 KB however much audio a fast client queued (memory per connection must
-// not follow the client's send rate).
-constexpr std::size_t kFeedSamples = 8000;
-constexpr std::size_t kSliceBytes = kFeedSamples * 2;
 // The audio FIFO: block size, and room past --max-pending-bytes for what arrives before reading
 // pauses (one transport read piece, 16 KiB; a flushed pre-configuration remainder, < 1600 B).
 constexpr std::size_t kAudioBlockBytes = 16 * 1024;
 constexpr std::size_t kFifoSlackBytes = 128 * 1024;
-double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 }  // namespace
 
 // ---------------------------------------------------------------- ServerContext
@@ -50,15 +45,13 @@ void ServerContext::release(uint64_t id) {
 ConnectionCore::ConnectionCore(ServerContext& ctx, net::any_io_executor io_executor)
     : ctx_(ctx),
       io_(std::move(io_executor)),
-      strand_(net::make_strand(*ctx.work)),
-      audio_(kAudioBlockBytes, ctx.config.limits.max_pending_bytes + kFifoSlackBytes, 1) {
-  slice_.reserve(kSliceBytes);
-}
+      audio_(kAudioBlockBytes, ctx.config.limits.max_pending_bytes + kFifoSlackBytes, 1),
+      worker_(ctx, *this, *this, ledger_) {}
 
 ConnectionCore::~ConnectionCore() {
   if (id_ == 0) return;
   if (ctx_.metrics) ctx_.metrics->sessions_active.dec();
-  recognizer_.reset();  // conn_close is documented as "session state destroyed"
+  worker_.release_recognizer();  // conn_close is documented as "session state destroyed"
   ledger_.record(Phase::kConnClose, {.audio_ms = -1, .bytes = static_cast<int64_t>(audio_bytes_)});
   ctx_.release(id_);
 }
@@ -173,11 +166,11 @@ void ConnectionCore::on_final_delivered() {
   maybe_close_drained();
 }
 
-ConnectionCore::Segment& ConnectionCore::open_segment_locked() {
+AudioBatch& ConnectionCore::open_batch_locked() {
   const Mode mode = parse_mode(params_.mode).value_or(Mode::kTwoPass);
   if (inbox_.empty() || inbox_.back().finish || inbox_.back().mode != mode ||
       inbox_.back().wav_name != params_.wav_name) {
-    Segment seg;
+    AudioBatch seg;
     seg.mode = mode;
     seg.settings = utterance();
     seg.wav_name = params_.wav_name;
@@ -191,7 +184,7 @@ ConnectionCore::Segment& ConnectionCore::open_segment_locked() {
 void ConnectionCore::schedule_locked() {
   if (scheduled_) return;
   scheduled_ = true;
-  net::post(strand_, [self = shared_from_this()] { self->work(); });
+  ctx_.scheduler->post(shared_from_this(), WorkClass::kPartial);
 }
 
 bool ConnectionCore::enqueue_audio(std::span<const uint8_t> data) {
@@ -205,7 +198,7 @@ bool ConnectionCore::enqueue_audio(std::span<const uint8_t> data) {
          CloseCode::kTooBig);
     return false;
   }
-  Segment& seg = open_segment_locked();
+  AudioBatch& seg = open_batch_locked();
   if (seg.bytes == 0) seg.audio_arrival = Clock::now();
   audio_.push(data);
   seg.bytes += data.size();
@@ -218,7 +211,7 @@ bool ConnectionCore::enqueue_audio(std::span<const uint8_t> data) {
 
 void ConnectionCore::enqueue_finish() {
   std::lock_guard lock(mu_);
-  Segment& seg = open_segment_locked();
+  AudioBatch& seg = open_batch_locked();
   seg.finish = true;
   seg.finish_arrival = Clock::now();
   schedule_locked();
@@ -230,172 +223,108 @@ void ConnectionCore::post_to_io_send(std::string message) {
   net::post(io_, [self = shared_from_this(), m = std::move(message)]() mutable { self->send(std::move(m)); });
 }
 
-void ConnectionCore::work() {
+void ConnectionCore::send_reply(std::string message) { post_to_io_send(std::move(message)); }
+
+void ConnectionCore::final_sent() {
+  net::post(io_, [self = shared_from_this()] { self->on_final_delivered(); });
+}
+
+void ConnectionCore::decoding_failed(const std::string& what) {
+  ctx_.log_decode.log(spdlog::level::err, "connection {}: decoding failed: {}", id_, what);
+  closed_.store(true, std::memory_order_relaxed);
+  net::post(io_, [self = shared_from_this(), msg = "decoding failed: " + what] { self->fail(msg, CloseCode::kPolicy); });
+}
+
+std::optional<WorkClass> ConnectionCore::drop_all() {
+  worker_.drop_batch();
+  std::lock_guard lock(mu_);
+  if (ctx_.metrics) ctx_.metrics->work_queue_depth.add(-static_cast<double>(inbox_.size()));
+  inbox_.clear();
+  audio_.clear();
+  pending_bytes_ = 0;
+  scheduled_ = false;
+  return std::nullopt;
+}
+
+std::optional<WorkClass> ConnectionCore::next_task() {
+  if (closed_.load(std::memory_order_relaxed)) return drop_all();
+  if (worker_.has_batch()) return WorkClass::kPartial;  // the rest of the batch (after its second pass)
+  std::lock_guard lock(mu_);
+  if (inbox_.empty()) {
+    scheduled_ = false;
+    return std::nullopt;
+  }
+  return WorkClass::kPartial;
+}
+
+void ConnectionCore::peek_audio(std::size_t n, uint8_t* out) {
+  std::lock_guard lock(mu_);
+  audio_.copy_out(0, n, out);
+}
+
+void ConnectionCore::consume_audio(std::size_t n) {
+  bool resume = false;
+  {
+    std::lock_guard lock(mu_);
+    n = std::min(n, audio_.size());  // drop_all() may have emptied it already
+    audio_.pop(n);
+    pending_bytes_ -= n;
+    // Reading resumes once half of the bound is decoded: --max-pending-bytes bounds all the
+    // audio a connection holds, the unconsumed rest of the batch in hand included.
+    if (paused_ && pending_bytes_ <= ctx_.config.limits.max_pending_bytes / 2) {
+      paused_ = false;
+      resume = true;
+    }
+  }
+  if (resume) net::post(io_, [self = shared_from_this()] { self->resume_reading(); });
+}
+
+std::optional<WorkClass> ConnectionCore::run_work(WorkClass cls) {
+  if (closed_.load(std::memory_order_relaxed)) return drop_all();
+  if (cls == WorkClass::kSecondPass) {
+    // A finished segment's second pass: its own task, taken after waiting partial work
+    // (WorkScheduler). The rest of the batch is fed by a later partial task.
+    worker_.second_pass();
+    if (worker_.has_batch() && worker_.batch_done()) worker_.take_done_batch();
+    return next_task();
+  }
   // One batch per task, so one busy connection cannot hold a decoder thread forever, with one
   // exception: when the batch queued next ends the utterance, it is decoded in the same task
   // (at most two batches, each <= --max-pending-bytes + one read piece). Yielding there would
   // keep the utterance's whole state (the segment's audio history, the decoder caches, the
   // queued tail) resident while every other connection takes its turn: a burst of
   // fast-sending clients would then all sit mid-utterance at once, each holding its segment.
+  // A second pass ends the task too (it runs as its own, lower-priority task).
   for (;;) {
-    Segment seg;
-    {
-      std::lock_guard lock(mu_);
-      if (inbox_.empty() || closed_.load(std::memory_order_relaxed)) {
-        if (ctx_.metrics) ctx_.metrics->work_queue_depth.add(-static_cast<double>(inbox_.size()));
-        inbox_.clear();
-        audio_.clear();
-        pending_bytes_ = 0;
-        scheduled_ = false;
-        return;
-      }
-      seg = std::move(inbox_.front());
-      inbox_.pop_front();
-      unread_ = seg.bytes;
-    }
-    if (ctx_.metrics) ctx_.metrics->work_queue_depth.dec();
-
-    {
-      std::optional<WorkActivity::Scope> busy;  // the idle purger's view of model work
-      if (ctx_.activity) busy.emplace(*ctx_.activity);
-      process(seg);
-    }
-
-    std::lock_guard lock(mu_);
-    audio_.pop(unread_);  // what a failed decode left of this segment
-    pending_bytes_ -= unread_;
-    unread_ = 0;
-    if (inbox_.empty() || closed_.load(std::memory_order_relaxed)) {
-      scheduled_ = false;
-      return;
-    }
-    if (!seg.finish && inbox_.front().finish) continue;  // the utterance's end: decode it now
-    net::post(strand_, [self = shared_from_this()] { self->work(); });
-    return;
-  }
-}
-
-void ConnectionCore::emit(const StreamResult& r, const Segment& seg, Clock::time_point arrival) {
-  std::string reply = format_result(r, seg.mode, seg.wav_name, reply_state_);
-  if (reply.empty()) return;
-  if (ctx_.metrics) {
-    auto& h = r.is_final ? ctx_.metrics->final_latency : ctx_.metrics->partial_latency;
-    h.observe(seconds(Clock::now() - arrival));
-  }
-  if (r.has_offline) ledger_.record(Phase::kOfflineEnd, {.state_bytes = -1});
-  post_to_io_send(std::move(reply));
-}
-
-void ConnectionCore::process(Segment& seg) {
-  const auto t0 = Clock::now();
-  try {
-    if (!in_utterance_) {
-      // First batch of an utterance: decode it exactly as on a fresh connection. The
-      // recognizer resets itself after each final, so it is reused while the settings
-      // stay the same and rebuilt for an utterance with other settings.
-      if (!recognizer_ || !(recognizer_settings_ == seg.settings)) {
-        recognizer_.reset();
-        SessionOptions options = session_options(seg.settings, seg.mode);
-        if (ledger_.ledger) {  // only with --memtrace: the session then reports its inner phases
-          ledger_observer_.ledger = &ledger_;
-          options.observer = &ledger_observer_;
-        }
-        recognizer_ = ctx_.factory(options);
-        recognizer_settings_ = seg.settings;
-      }
-      in_utterance_ = true;
-      utt_rate_ = seg.settings.audio_fs;
-    }
-    recognizer_->set_mode(seg.mode);
-    // Bytes -> little-endian int16 samples, carrying an odd trailing byte to the next frame,
-    // fed in bounded slices taken from the audio FIFO (its blocks are freed as they empty).
-    std::size_t fed = 0;
-    while (unread_ > 0) {
-      const std::size_t take_bytes = std::min(unread_, kSliceBytes);
-      slice_.resize(take_bytes);
-      bool resume = false;
+    if (!worker_.has_batch()) {
       {
         std::lock_guard lock(mu_);
-        audio_.copy_out(0, take_bytes, slice_.data());
-        audio_.pop(take_bytes);
-        pending_bytes_ -= take_bytes;
-        if (paused_ && pending_bytes_ <= ctx_.config.limits.max_pending_bytes / 2) {
-          paused_ = false;
-          resume = true;
+        if (inbox_.empty() || closed_.load(std::memory_order_relaxed)) {
+          if (ctx_.metrics) ctx_.metrics->work_queue_depth.add(-static_cast<double>(inbox_.size()));
+          inbox_.clear();
+          audio_.clear();
+          pending_bytes_ = 0;
+          scheduled_ = false;
+          return std::nullopt;
         }
+        worker_.start_batch(std::move(inbox_.front()));
+        inbox_.pop_front();
       }
-      unread_ -= take_bytes;
-      if (resume) net::post(io_, [self = shared_from_this()] { self->resume_reading(); });
-      const uint8_t* p = slice_.data();
-      std::size_t n = take_bytes;
-      samples_.clear();
-      if (has_carry_) {
-        samples_.push_back(static_cast<int16_t>(static_cast<uint16_t>(carry_) | (static_cast<uint16_t>(p[0]) << 8)));
-        ++p;
-        --n;
-        has_carry_ = false;
-      }
-      const std::size_t take = n / 2;
-      const std::size_t old = samples_.size();
-      samples_.resize(old + take);
-      if (take) std::memcpy(samples_.data() + old, p, take * 2);
-      p += take * 2;
-      n -= take * 2;
-      if (n == 1) {
-        has_carry_ = true;
-        carry_ = p[0];
-      }
-      if (samples_.empty()) continue;
-      results_.clear();
-      recognizer_->feed(samples_, results_);
-      fed += samples_.size();
-      for (const auto& r : results_) emit(r, seg, seg.audio_arrival);
-    }
-    if (fed > 0) {
-      utt_samples_ += fed;
-      // Milliseconds at this utterance's own rate; the counter gets whole ms as they complete.
-      const auto before = static_cast<uint64_t>(total_ms_);
-      total_ms_ += static_cast<double>(fed) * 1000.0 / utt_rate_;
-      if (ctx_.metrics) ctx_.metrics->audio_ms.inc(static_cast<uint64_t>(total_ms_) - before);
-      ledger_.chunk({.audio_ms = static_cast<int64_t>(total_ms_),
-                     .bytes = static_cast<int64_t>(seg.bytes),
-                     .state_bytes = static_cast<int64_t>(recognizer_->state_bytes())});
+      if (ctx_.metrics) ctx_.metrics->work_queue_depth.dec();
     }
 
-    if (seg.finish) {
-      has_carry_ = false;  // FunASR drops a half sample at the end of a stream
-      results_.clear();
-      recognizer_->finish(results_);
-      const bool has_final = std::any_of(results_.begin(), results_.end(), [](const auto& r) { return r.is_final; });
-      if (!has_final) {
-        results_.emplace_back();
-        results_.back().is_final = true;
-      }
-      // Metrics first: once the final reply is out, a client may read them at once.
-      utt_compute_ += Clock::now() - t0;
-      if (ctx_.metrics) {
-        ctx_.metrics->utterances.inc();
-        if (utt_samples_ > 0)
-          ctx_.metrics->rtf.observe(seconds(utt_compute_) / (static_cast<double>(utt_samples_) / utt_rate_));
-      }
-      ledger_.record(Phase::kFinalSent, {.state_bytes = static_cast<int64_t>(recognizer_->state_bytes())});
-      ledger_.record(Phase::kUtteranceReset);
-      utt_compute_ = {};
-      utt_samples_ = 0;
-      in_utterance_ = false;
-      for (const auto& r : results_) emit(r, seg, seg.finish_arrival);
-      net::post(io_, [self = shared_from_this()] { self->on_final_delivered(); });
-      return;
+    if (worker_.step()) return WorkClass::kSecondPass;
+    if (!worker_.has_batch()) return next_task();  // decoding failed
+    const bool was_finish = worker_.take_done_batch().finish;
+
+    std::lock_guard lock(mu_);
+    if (inbox_.empty() || closed_.load(std::memory_order_relaxed)) {
+      scheduled_ = false;
+      return std::nullopt;
     }
-  } catch (const std::exception& e) {
-    ctx_.log_decode.log(spdlog::level::err, "connection {}: decoding failed: {}", id_, e.what());
-    closed_.store(true, std::memory_order_relaxed);
-    net::post(io_, [self = shared_from_this(), msg = std::string("decoding failed: ") + e.what()] {
-      self->fail(msg, CloseCode::kPolicy);
-    });
-    return;
+    if (!was_finish && inbox_.front().finish) continue;  // the utterance's end: decode it now
+    return WorkClass::kPartial;
   }
-  utt_compute_ += Clock::now() - t0;
 }
 
 }  // namespace paraserve::server

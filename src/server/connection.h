@@ -1,6 +1,8 @@
-// Per-connection protocol state and the worker side of a connection. Internal to the server.
-// I/O-strand members are touched only by the connection's socket strand; worker members only
-// by its decode strand; the inbox (audio waiting for decoding) is shared under `mu_`.
+// Per-connection protocol state, and the hand-over of its audio to the worker side
+// (UtteranceWorker, utterance_worker.h). Internal to the server. I/O-strand members are
+// touched only by the connection's socket strand; the worker only by its decoder tasks (the
+// WorkScheduler runs them one at a time, in order); the inbox (audio waiting for decoding) is
+// shared under `mu_`.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -17,8 +19,6 @@
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/strand.hpp>
 
 #include "common/block_fifo.h"
 #include "common/rate_limited_log.h"
@@ -28,6 +28,8 @@
 #include "server/protocol.h"
 #include "server/recognizer.h"
 #include "server/server_metrics.h"
+#include "server/utterance_worker.h"
+#include "server/work_scheduler.h"
 
 namespace paraserve::server {
 
@@ -41,7 +43,7 @@ struct ServerContext {
   ServerMetrics* metrics = nullptr;
   MemoryLedger* ledger = nullptr;
   WorkActivity* activity = nullptr;  // decode tasks started/finished (observability/idle_purger.h)
-  boost::asio::io_context* work = nullptr;
+  WorkScheduler* scheduler = nullptr;  // runs the connections' decoder tasks
 
   std::mutex mu;
   std::condition_variable cv;  // signalled when the registry empties during a drain
@@ -71,7 +73,10 @@ enum class CloseCode : uint16_t {
   kTryAgainLater = 1013,
 };
 
-class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
+class ConnectionCore : public WorkItem,
+                       private WorkerOutput,
+                       private AudioSource,
+                       public std::enable_shared_from_this<ConnectionCore> {
  public:
   ConnectionCore(ServerContext& ctx, boost::asio::any_io_executor io_executor);
   virtual ~ConnectionCore();
@@ -107,44 +112,30 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
   ServerContext& ctx_;
 
  private:
-  // A batch of audio (and/or the end of stream) of one utterance, queued for the worker. Its
-  // bytes are the next `bytes` bytes of `audio_` (segments are queued in the order of their audio).
-  struct Segment {
-    std::size_t bytes = 0;
-    bool finish = false;
-    Mode mode = Mode::kTwoPass;          // FunASR reads mode per decode task
-    std::string wav_name;
-    UtteranceSettings settings;          // fixed for the whole utterance
-    std::chrono::steady_clock::time_point audio_arrival{}, finish_arrival{};
-  };
-
-  // Forwards the session's vad_end / offline_start events to the ledger (worker strand).
-  struct LedgerObserver final : SessionObserver {
-    LedgerSession* ledger = nullptr;
-    void on_vad_end(int64_t segment_ms) noexcept override {
-      ledger->record(Phase::kVadEnd, {.segment_ms = segment_ms});
-    }
-    void on_offline_start(int64_t segment_ms) noexcept override {
-      ledger->record(Phase::kOfflineStart, {.segment_ms = segment_ms});
-    }
-  };
-
   const UtteranceSettings& utterance();  // this utterance's settings (fixed at first use)
   bool enqueue_audio(std::span<const uint8_t> data);
   void enqueue_finish();
-  Segment& open_segment_locked();
+  AudioBatch& open_batch_locked();
   void schedule_locked();
   void on_final_delivered();  // I/O strand
   void maybe_close_drained();
 
-  // Worker strand.
-  void work();
-  void process(Segment& seg);
-  void emit(const StreamResult& r, const Segment& seg, std::chrono::steady_clock::time_point arrival);
+  // Worker side (decoder tasks). One task: kPartial feeds queued audio (VAD + online pass)
+  // until the batch is done or a finished segment's second pass is pending; kSecondPass runs
+  // that second pass. Returns the class of the connection's next task, if it has one.
+  std::optional<WorkClass> run_work(WorkClass cls) override;
+  std::optional<WorkClass> next_task();  // after a task: more work queued or in hand?
+  std::optional<WorkClass> drop_all();   // closed: forget the queued work
   void post_to_io_send(std::string message);
+  // WorkerOutput (decoder thread).
+  void send_reply(std::string message) override;
+  void final_sent() override;
+  void decoding_failed(const std::string& what) override;
+  // AudioSource (decoder thread): the FIFO's front, under mu_.
+  void peek_audio(std::size_t n, uint8_t* out) override;
+  void consume_audio(std::size_t n) override;
 
   boost::asio::any_io_executor io_;
-  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   uint64_t id_ = 0;
   LedgerSession ledger_;
   std::atomic<bool> closed_{false};
@@ -162,31 +153,17 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
 
   // Shared with the worker, under mu_.
   std::mutex mu_;
-  std::deque<Segment> inbox_;
+  std::deque<AudioBatch> inbox_;
   // Received audio not yet fed to the recognizer, in fixed-size blocks: memory follows the
-  // bytes held (no vector doubling, blocks freed as the worker consumes them). Holds the
-  // queued segments plus the unread part of the one being decoded.
+  // bytes held (no vector doubling; blocks are freed as the worker consumes them). Holds the
+  // queued batches plus the unconsumed part of the one being decoded.
   BlockFifo<uint8_t> audio_;
   std::size_t pending_bytes_ = 0;  // bytes in audio_: received, not yet fed to the recognizer
   bool scheduled_ = false;
   bool paused_ = false;
 
-  // Worker strand only.
-  LedgerObserver ledger_observer_;
-  std::unique_ptr<Recognizer> recognizer_;
-  UtteranceSettings recognizer_settings_;  // what recognizer_ was built for
-  bool in_utterance_ = false;
-  ReplyState reply_state_;
-  bool has_carry_ = false;  // odd trailing byte of the previous frame
-  uint8_t carry_ = 0;
-  std::size_t unread_ = 0;          // bytes of the segment in process() still in audio_
-  std::vector<uint8_t> slice_;      // one slice of audio_, copied out under mu_
-  std::vector<int16_t> samples_;
-  std::vector<StreamResult> results_;
-  std::chrono::steady_clock::duration utt_compute_{};
-  uint64_t utt_samples_ = 0;
-  int utt_rate_ = 16000;
-  double total_ms_ = 0;  // audio decoded on this connection (each utterance at its own rate)
+  // Worker side only (after ledger_: it records into it).
+  UtteranceWorker worker_;
 };
 
 }  // namespace paraserve::server

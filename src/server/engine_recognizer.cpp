@@ -14,6 +14,12 @@ class SessionRecognizer final : public Recognizer {
   void feed(std::span<const int16_t> pcm, std::vector<StreamResult>& out) override { session_.feed(pcm, out); }
   void finish(std::vector<StreamResult>& out) override { session_.finish(out); }
   std::size_t state_bytes() const override { return session_.state_bytes(); }
+  std::size_t feed_until_second_pass(std::span<const int16_t> pcm, std::vector<StreamResult>& out) override {
+    return session_.feed_until_second_pass(pcm, out);
+  }
+  bool begin_finish(std::vector<StreamResult>& out) override { return session_.begin_finish(out); }
+  bool second_pass_pending() const override { return session_.second_pass_pending(); }
+  void run_second_pass(std::vector<StreamResult>& out) override { session_.run_second_pass(out); }
 
  private:
   StreamSession session_;

@@ -13,6 +13,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -404,10 +405,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 // ---------------------------------------------------------------- Server
 
 // An io_context whose shutdown (destroying every queued handler, services kept alive) can be
-// run before any io_context is destroyed. A connection holds executors of both contexts (its
-// socket strand on `io`, its decode strand on `work`), so the handlers of each context must be
-// destroyed while the other context's services still exist (ASan: heap-use-after-free in
-// ~strand_impl when `io`'s leftover handlers released connections after `work` was gone).
+// run before it is destroyed. A connection holds an executor of `io` (its socket strand), so
+// the connections still queued in the decoder scheduler are released while `io`'s services
+// exist (~Impl: the scheduler is stopped first).
 struct ServerIoContext : net::io_context {
   using net::io_context::shutdown;
 };
@@ -420,20 +420,20 @@ struct Server::Impl {
   ServerDeps deps;
   std::optional<ssl::context> tls;
   ServerIoContext io;
-  ServerIoContext work;  // destroyed before `io`; both are shut down first (~Impl)
+  std::optional<WorkScheduler> work;  // decoder threads; stopped before `io` is shut down (~Impl)
   std::optional<tcp::acceptor> acceptor;
   std::optional<net::steady_timer> accept_timer;
   std::optional<net::signal_set> signals;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> io_guard, work_guard;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> io_guard;
   std::vector<std::thread> threads;
   std::mutex state_mu;
   bool started = false, stopped = false;
 
   ~Impl() {
-    // Threads are joined by Server::stop(). Destroy every leftover handler (and with it the
-    // connections it holds) while both contexts' services are alive.
+    // Threads are joined by Server::stop(). Release the connections still queued for a
+    // decoder, then destroy every leftover I/O handler, while `io`'s services are alive.
+    if (work) work->stop();
     io.shutdown();
-    work.shutdown();
   }
 
   // After a failed accept (EMFILE: out of file descriptors, ENFILE, ENOBUFS, ...) the next
@@ -483,11 +483,15 @@ Server::Server(ServerConfig config, RecognizerFactory factory, ServerDeps deps) 
   config.validate();
   impl_->ctx.config = std::move(config);
   impl_->ctx.factory = std::move(factory);
-  impl_->ctx.work = &impl_->work;
   impl_->deps = std::move(deps);
   impl_->registry = impl_->deps.metrics ? impl_->deps.metrics : &impl_->own_metrics;
   impl_->metrics.emplace(*impl_->registry, impl_->deps.models);
   impl_->ctx.metrics = &*impl_->metrics;
+  const ServerConfig& cfg = impl_->ctx.config;
+  impl_->work.emplace(SchedulerPolicy{.second_pass_max_wait = std::chrono::milliseconds(cfg.second_pass_max_wait_ms),
+                                      .partial_burst = cfg.partial_burst},
+                      impl_->metrics->queue_wait);
+  impl_->ctx.scheduler = &*impl_->work;
   impl_->ctx.ledger = impl_->deps.ledger;
   impl_->ctx.activity = impl_->deps.activity;
 }
@@ -538,7 +542,6 @@ uint16_t Server::start() {
     });
   }
   m.io_guard.emplace(m.io.get_executor());
-  m.work_guard.emplace(m.work.get_executor());
   m.accept();
   // Named so that per-thread CPU time (top -H, /proc/<pid>/task/*/comm) shows the layout.
   auto name_thread = [](const char* role, int i) {
@@ -551,17 +554,14 @@ uint16_t Server::start() {
       name_thread("io", i);
       m.io.run();
     });
-  for (int i = 0; i < cfg.decoder_threads; ++i)
-    m.threads.emplace_back([&m, name_thread, i] {
-      name_thread("dec", i);
-      m.work.run();
-    });
+  m.work->start(cfg.decoder_threads);  // named ps-dec-<i>
   {
     std::lock_guard lock(m.state_mu);
     m.started = true;
   }
-  spdlog::info("listening on {}://{}:{} ({} I/O threads, {} decoder threads)", m.tls ? "wss" : "ws", cfg.listen_ip,
-               port, cfg.io_threads, cfg.decoder_threads);
+  spdlog::info("listening on {}://{}:{} ({} I/O threads, {} decoder threads; second passes wait <= {} ms or {} "
+               "partial tasks)", m.tls ? "wss" : "ws", cfg.listen_ip, port, cfg.io_threads, cfg.decoder_threads,
+               cfg.second_pass_max_wait_ms, cfg.partial_burst);
   return port;
 }
 
@@ -622,8 +622,7 @@ void Server::stop() {
   if (!m.started) return;
   m.started = false;
   m.io_guard.reset();
-  m.work_guard.reset();
-  m.work.stop();
+  m.work->stop();
   m.io.stop();
   for (auto& t : m.threads)
     if (t.joinable()) t.join();

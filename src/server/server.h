@@ -1,7 +1,7 @@
 // The 2pass WebSocket server: Boost.Beast over Asio, plain ws or wss, with HTTP health
 // endpoints on the same port. Threads: `io_threads` run the sockets; `decoder_threads`
-// run inference, each connection's work serially on its own strand; replies are written
-// back on the connection's socket strand.
+// run inference (WorkScheduler: partial work before second passes, each connection's tasks
+// one at a time and in order); replies are written back on the connection's socket strand.
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -6,6 +6,7 @@
 namespace paraserve::server {
 namespace {
 std::vector<double> latency_buckets() { return exponential_buckets(0.005, 2.0, 12); }  // 5 ms .. ~10 s
+std::vector<double> queue_wait_buckets() { return exponential_buckets(0.001, 2.0, 14); }  // 1 ms .. ~8 s
 }  // namespace
 
 ServerMetrics::ServerMetrics(Metrics& m, const std::vector<std::string>& models)
@@ -26,7 +27,15 @@ ServerMetrics::ServerMetrics(Metrics& m, const std::vector<std::string>& models)
       final_latency(m.histogram("paraserve_final_latency_seconds",
                                 "End-of-stream message arrival to the is_final reply being queued",
                                 latency_buckets())),
-      work_queue_depth(m.gauge("paraserve_work_queue_depth", "Audio batches waiting for a decoder thread")) {
+      work_queue_depth(m.gauge("paraserve_work_queue_depth", "Audio batches waiting for a decoder thread")),
+      queue_wait{&m.histogram("paraserve_work_queue_wait_seconds",
+                              "Time a decoder task waited in the scheduler's queue, by class (partial: audio "
+                              "feeding and the online pass; second_pass: a finished segment's offline pass)",
+                              queue_wait_buckets(), {{"class", "partial"}}),
+                 &m.histogram("paraserve_work_queue_wait_seconds",
+                              "Time a decoder task waited in the scheduler's queue, by class (partial: audio "
+                              "feeding and the online pass; second_pass: a finished segment's offline pass)",
+                              queue_wait_buckets(), {{"class", "second_pass"}})} {
   m.gauge_callback("paraserve_process_resident_bytes", "Resident set size of the process",
                    [] { return static_cast<double>(read_rss_kb()) * 1024.0; });
   m.gauge_callback("paraserve_allocator_allocated_bytes", "Heap bytes allocated (allocator's own figure)",

@@ -23,6 +23,9 @@ struct ServerMetrics {
   Histogram& partial_latency;  // paraserve_partial_latency_seconds
   Histogram& final_latency;    // paraserve_final_latency_seconds
   Gauge& work_queue_depth;     // paraserve_work_queue_depth: audio batches waiting for a worker
+  // paraserve_work_queue_wait_seconds{class="partial"|"second_pass"}: a decoder task's wait in
+  // the scheduler's queue (WorkScheduler), indexed by WorkClass.
+  Histogram* queue_wait[2];
 };
 
 }  // namespace paraserve::server

@@ -99,8 +99,9 @@ int protocol_message(const std::uint8_t* data, std::size_t size) {
 // (value % 5) followed, for frames, by a 2-byte little-endian length and the payload:
 //   0 text frame, 1 binary frame, 2 let the decoder worker run, 3 client hangs up,
 //   4 server starts draining.
-// The connection runs against a scripted recognizer on two single-threaded io_contexts (the
-// socket side and the decoder side), polled alternately, so every run is deterministic.
+// The connection runs against a scripted recognizer on a single-threaded io_context (the
+// socket side) and a thread-less WorkScheduler (the decoder side), stepped alternately, so
+// every run is deterministic.
 
 namespace {
 
@@ -172,7 +173,7 @@ int connection(const std::uint8_t* data, std::size_t size) {
   // Every protocol error is logged at info level; millions of them only slow the fuzzer.
   static const bool quiet = (spdlog::set_level(spdlog::level::warn), true);
   (void)quiet;
-  boost::asio::io_context io, work;
+  boost::asio::io_context io;
   Metrics registry;
   server::ServerMetrics metrics(registry, {});
   server::ServerContext ctx;
@@ -180,7 +181,8 @@ int connection(const std::uint8_t* data, std::size_t size) {
   ctx.config.limits.max_pending_bytes = 16 * 1024;  // small, so backpressure is reachable
   ctx.config.limits.max_session_audio_s = 2.0;      // small, so the audio limit is reachable
   ctx.metrics = &metrics;
-  ctx.work = &work;
+  server::WorkScheduler work;
+  ctx.scheduler = &work;
   std::uint64_t fed = 0;
   ctx.factory = [&fed](const SessionOptions&) { return std::make_unique<ScriptedRecognizer>(&fed); };
 
@@ -188,10 +190,11 @@ int connection(const std::uint8_t* data, std::size_t size) {
   int ends = 0;
   auto conn = std::make_shared<FuzzConnection>(ctx, io.get_executor());
   auto run_all = [&] {
-    for (int i = 0; i < 1000 && (io.poll() + work.poll()) > 0; ++i) {
+    for (int i = 0; i < 1000; ++i) {
+      const bool ran = work.run_one();
+      if (io.poll() == 0 && !ran) break;
     }
     io.restart();
-    work.restart();
   };
   if (conn->admit()) {
     Reader in{data, size};
