@@ -31,7 +31,7 @@ struct ServerConfig {
   int decoder_threads = 1;
   // Decoder task scheduling (WorkScheduler): partial work goes first; a second pass waits at
   // most this long, or behind at most this many partial tasks in a row (docs/server.md).
-  int second_pass_max_wait_ms = 500;
+  int second_pass_max_wait_ms = 0;  // 0: second passes are not deferred (docs/server.md, Decoder scheduling)
   int partial_burst = 8;
   ServerLimits limits;
 

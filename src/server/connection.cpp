@@ -235,14 +235,18 @@ void ConnectionCore::decoding_failed(const std::string& what) {
   net::post(io_, [self = shared_from_this(), msg = "decoding failed: " + what] { self->fail(msg, CloseCode::kPolicy); });
 }
 
-std::optional<WorkClass> ConnectionCore::drop_all() {
-  worker_.drop_batch();
-  std::lock_guard lock(mu_);
+void ConnectionCore::forget_queued_locked() {
   if (ctx_.metrics) ctx_.metrics->work_queue_depth.add(-static_cast<double>(inbox_.size()));
   inbox_.clear();
   audio_.clear();
   pending_bytes_ = 0;
   scheduled_ = false;
+}
+
+std::optional<WorkClass> ConnectionCore::drop_all() {
+  worker_.drop_batch();
+  std::lock_guard lock(mu_);
+  forget_queued_locked();
   return std::nullopt;
 }
 
@@ -300,11 +304,7 @@ std::optional<WorkClass> ConnectionCore::run_work(WorkClass cls) {
       {
         std::lock_guard lock(mu_);
         if (inbox_.empty() || closed_.load(std::memory_order_relaxed)) {
-          if (ctx_.metrics) ctx_.metrics->work_queue_depth.add(-static_cast<double>(inbox_.size()));
-          inbox_.clear();
-          audio_.clear();
-          pending_bytes_ = 0;
-          scheduled_ = false;
+          forget_queued_locked();
           return std::nullopt;
         }
         worker_.start_batch(std::move(inbox_.front()));

@@ -126,6 +126,7 @@ class ConnectionCore : public WorkItem,
   std::optional<WorkClass> run_work(WorkClass cls) override;
   std::optional<WorkClass> next_task();  // after a task: more work queued or in hand?
   std::optional<WorkClass> drop_all();   // closed: forget the queued work
+  void forget_queued_locked();           // drops the inbox and its audio (under mu_)
   void post_to_io_send(std::string message);
   // WorkerOutput (decoder thread).
   void send_reply(std::string message) override;

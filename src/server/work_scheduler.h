@@ -35,7 +35,7 @@ inline constexpr int kWorkClasses = 2;
 const char* work_class_name(WorkClass c);  // "partial", "second_pass"
 
 struct SchedulerPolicy {
-  std::chrono::steady_clock::duration second_pass_max_wait = std::chrono::milliseconds(500);
+  std::chrono::steady_clock::duration second_pass_max_wait = std::chrono::milliseconds(0);
   int partial_burst = 8;  // partial tasks in a row while a second pass waits; >= 1
   int max_second_passes = 0;  // running at once; 0 = workers - 1 (at least 1)
 };

@@ -11,10 +11,23 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/engine.h"
+
 namespace paraserve::testing {
 
 inline std::string models_dir() { return PARASERVE_TEST_MODELS; }
 inline std::string behav_dir() { return models_dir() + "/behav"; }
+
+// The behavioural set as a 2pass engine (fp32 everywhere); `offline` names the second-pass folder.
+inline EngineConfig behav_engine_config(const std::string& offline = "offline") {
+  EngineConfig c;
+  c.vad_dir = behav_dir() + "/vad";
+  c.online_model_dir = behav_dir() + "/online";
+  c.offline_model_dir = behav_dir() + "/" + offline;
+  c.punc_dir = behav_dir() + "/punc";
+  c.quantize = c.vad_quant = c.punc_quant = "false";
+  return c;
+}
 
 struct Pcm {
   int sample_rate = 0;

@@ -19,13 +19,7 @@ namespace {
 TEST(OnlineDecodeScratch, SessionsBorrowTheDecoderOutputFromOnePool) {
   const std::string dir = testing::behav_dir();
   if (!std::filesystem::exists(dir + "/vad")) PARASERVE_MODELS_MISSING("models/behav not generated");
-  EngineConfig c;
-  c.vad_dir = dir + "/vad";
-  c.online_model_dir = dir + "/online";
-  c.offline_model_dir = dir + "/offline";
-  c.punc_dir = dir + "/punc";
-  c.quantize = c.vad_quant = c.punc_quant = "false";
-  auto engine = load_engine(c);
+  auto engine = load_engine(testing::behav_engine_config());
   ASSERT_EQ(engine->online_decode_scratch->idle(), 0u);
   const auto audio = testing::read_wav_s16(dir + "/audio/one_sentence.wav");
   const std::size_t vocab_bytes = static_cast<std::size_t>(engine->online->vocab_size()) * sizeof(float);

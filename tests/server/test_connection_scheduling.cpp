@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <cstdint>
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <span>
@@ -222,7 +223,8 @@ struct Fixture {
   int second_passes = 0;
   boost::asio::io_context io;  // stepped with poll(), never blocking
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> io_guard{io.get_executor()};
-  WorkScheduler sched;  // stepped with run_one() (no threads)
+  // Stepped with run_one() (no threads); second passes deferred (the default does not defer).
+  WorkScheduler sched{SchedulerPolicy{.second_pass_max_wait = std::chrono::milliseconds(500)}};
   std::shared_ptr<TestConnection> conn;
   std::vector<uint8_t> frame = std::vector<uint8_t>(kFrame, 0x11);
 };

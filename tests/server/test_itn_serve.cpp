@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "server/client.h"
+#include "serve_process.h"
 
 using namespace paraserve::server;
 namespace fs = std::filesystem;
@@ -27,50 +28,12 @@ namespace {
 
 const std::string kModels = std::string(PARASERVE_TEST_MODELS) + "/behav";
 
-struct ItnServer {
-  pid_t pid = -1;
-  uint16_t port = 0;
-  ~ItnServer() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  }
+struct ItnServer : paraserve::testing::ServeProcess {
   bool start(const std::string& itn_dir) {
-    const char* bin = std::getenv("PARASERVE_BIN");
-    if (!bin) return false;
-    {
-      boost::asio::io_context ioc;
-      boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-      port = a.local_endpoint().port();
-    }
-    const std::string p = std::to_string(port);
-    pid = ::fork();
-    if (pid == 0) {
-      const std::string vad = kModels + "/vad", online = kModels + "/online", offline = kModels + "/offline-ts",
-                        punc = kModels + "/punc";
-      ::execl(bin, bin, "serve", "--listen-ip", "127.0.0.1", "--port", p.c_str(), "--vad-dir", vad.c_str(),
-              "--online-model-dir", online.c_str(), "--model-dir", offline.c_str(), "--punc-dir", punc.c_str(),
-              "--itn-dir", itn_dir.c_str(), "--quantize", "false", "--vad-quant", "false", "--punc-quant", "false",
-              "--decoder-thread-num", "2", "--log-level", "warn", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    for (int i = 0; i < 600; ++i) {
-      ClientConnection c;
-      ClientOptions o;
-      o.port = port;
-      try {
-        c.connect(o);
-        return true;
-      } catch (const std::exception&) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-      if (::waitpid(pid, nullptr, WNOHANG) == pid) {
-        pid = -1;
-        return false;
-      }
-    }
-    return false;
+    auto flags = paraserve::testing::model_flags(kModels, "offline-ts");
+    flags.insert(flags.end(), {"--itn-dir", itn_dir, "--quantize", "false", "--vad-quant", "false", "--punc-quant",
+                               "false", "--decoder-thread-num", "2", "--log-level", "warn"});
+    return ServeProcess::start(flags);
   }
 };
 

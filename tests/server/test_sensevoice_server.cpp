@@ -20,6 +20,7 @@
 
 #include "../models_required.h"
 #include "server/client.h"
+#include "serve_process.h"
 
 using namespace paraserve::server;
 namespace fs = std::filesystem;
@@ -28,53 +29,12 @@ namespace {
 
 const std::string kModels = std::string(PARASERVE_TEST_MODELS) + "/behav";
 
-uint16_t free_port() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
-
-struct ServerProcess {
-  pid_t pid = -1;
-  uint16_t port = 0;
-  ~ServerProcess() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  }
-};
+using ServerProcess = paraserve::testing::ServeProcess;
 
 bool start_server(ServerProcess& p) {
-  const char* bin = std::getenv("PARASERVE_BIN");
-  if (!bin) return false;
-  p.port = free_port();
-  const std::string port = std::to_string(p.port);
-  p.pid = ::fork();
-  if (p.pid == 0) {
-    const std::string vad = kModels + "/vad", online = kModels + "/online", offline = kModels + "/SenseVoiceSmall",
-                      punc = kModels + "/punc";
-    ::execl(bin, bin, "serve", "--listen-ip", "127.0.0.1", "--port", port.c_str(), "--vad-dir", vad.c_str(),
-            "--online-model-dir", online.c_str(), "--model-dir", offline.c_str(), "--punc-dir", punc.c_str(),
-            "--decoder-thread-num", "2", "--log-level", "warn", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  for (int i = 0; i < 600; ++i) {  // up to 60 s for model loading
-    ClientConnection c;
-    ClientOptions o;
-    o.port = p.port;
-    try {
-      c.connect(o);
-      return true;
-    } catch (const std::exception&) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    if (::waitpid(p.pid, nullptr, WNOHANG) == p.pid) {
-      p.pid = -1;
-      return false;
-    }
-  }
-  return false;
+  auto flags = paraserve::testing::model_flags(kModels, "SenseVoiceSmall");
+  flags.insert(flags.end(), {"--decoder-thread-num", "2", "--log-level", "warn"});
+  return p.start(flags);
 }
 
 // The sentences' SenseVoice texts of a file (behaviour.json), key "<svs_lang>/<withitn|woitn>".

@@ -27,7 +27,7 @@ using std::chrono::milliseconds;
 // ---------------------------------------------------------------- the policy
 
 TEST(WorkScheduler, PolicyTakesPartialWorkFirst) {
-  SchedulerPolicy p;
+  SchedulerPolicy p{.second_pass_max_wait = milliseconds(500)};
   const auto now = Clock::now();
   QueueView q{.partial_waiting = true, .second_waiting = true, .oldest_second = now, .partial_run = 0};
   EXPECT_EQ(pick_class(q, now, p), WorkClass::kPartial);
@@ -35,6 +35,15 @@ TEST(WorkScheduler, PolicyTakesPartialWorkFirst) {
   EXPECT_EQ(pick_class(q, now, p), WorkClass::kSecondPass);  // nothing else to do
   q = {.partial_waiting = true, .second_waiting = false};
   EXPECT_EQ(pick_class(q, now, p), WorkClass::kPartial);
+}
+
+// The default bound is 0 (docs/server.md, "Why the default is 0"): a queued second pass is
+// overdue at once and goes first, as when it ran inside the feeding task.
+TEST(WorkScheduler, DefaultPolicyDoesNotDeferSecondPasses) {
+  const SchedulerPolicy p;
+  const auto now = Clock::now();
+  const QueueView q{.partial_waiting = true, .second_waiting = true, .oldest_second = now, .partial_run = 0};
+  EXPECT_EQ(pick_class(q, now, p), WorkClass::kSecondPass);
 }
 
 TEST(WorkScheduler, PolicyTakesASecondPassThatWaitedTooLong) {
