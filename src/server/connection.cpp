@@ -261,9 +261,9 @@ std::optional<WorkClass> ConnectionCore::next_task() {
   return WorkClass::kPartial;
 }
 
-void ConnectionCore::peek_audio(std::size_t n, uint8_t* out) {
+void ConnectionCore::peek_audio(std::size_t offset, std::size_t n, uint8_t* out) {
   std::lock_guard lock(mu_);
-  audio_.copy_out(0, n, out);
+  audio_.copy_out(offset, n, out);
 }
 
 void ConnectionCore::consume_audio(std::size_t n) {

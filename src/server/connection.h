@@ -133,7 +133,7 @@ class ConnectionCore : public WorkItem,
   void final_sent() override;
   void decoding_failed(const std::string& what) override;
   // AudioSource (decoder thread): the FIFO's front, under mu_.
-  void peek_audio(std::size_t n, uint8_t* out) override;
+  void peek_audio(std::size_t offset, std::size_t n, uint8_t* out) override;
   void consume_audio(std::size_t n) override;
 
   boost::asio::any_io_executor io_;

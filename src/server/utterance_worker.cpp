@@ -20,7 +20,6 @@ double seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 
 UtteranceWorker::UtteranceWorker(ServerContext& ctx, WorkerOutput& out, AudioSource& audio, LedgerSession& ledger)
     : ctx_(ctx), out_(out), audio_(audio), ledger_(ledger) {
-  slice_.reserve(2 * kFeedSamples + 1);
   samples_.reserve(kFeedSamples + 1);
 }
 
@@ -126,27 +125,28 @@ bool UtteranceWorker::feed_batch(AudioBatch& batch) {
   while (cur_off_ < batch.bytes) {
     const std::size_t n = batch.bytes - cur_off_;
     if (!has_carry_ && n == 1) {
-      audio_.peek_audio(1, &carry_);
+      audio_.peek_audio(0, 1, &carry_);
       audio_.consume_audio(1);
       has_carry_ = true;
       cur_off_ = batch.bytes;
       break;
     }
+    // The bytes go straight into the sample buffer (little-endian int16, as before).
     const bool carry_sample = has_carry_;
     const std::size_t want = std::min(n, 2 * kFeedSamples + (carry_sample ? 1 : 0));
-    slice_.resize(want);
-    audio_.peek_audio(want, slice_.data());
     std::size_t pos = 0;
     samples_.clear();
     if (carry_sample) {
-      samples_.push_back(static_cast<int16_t>(static_cast<uint16_t>(carry_) | (static_cast<uint16_t>(slice_[0]) << 8)));
+      uint8_t high = 0;
+      audio_.peek_audio(0, 1, &high);
+      samples_.push_back(static_cast<int16_t>(static_cast<uint16_t>(carry_) | (static_cast<uint16_t>(high) << 8)));
       pos = 1;
       has_carry_ = false;
     }
     const std::size_t take = (want - pos) / 2;
     const std::size_t old = samples_.size();
     samples_.resize(old + take);
-    if (take) std::memcpy(samples_.data() + old, slice_.data() + pos, take * 2);
+    if (take) audio_.peek_audio(pos, take * 2, reinterpret_cast<uint8_t*>(samples_.data() + old));
     pos += take * 2;
     results_.clear();
     const std::size_t used = recognizer_->feed_until_second_pass(samples_, results_);

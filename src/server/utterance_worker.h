@@ -38,7 +38,7 @@ struct AudioBatch {
 // its --max-pending-bytes account at once.
 class AudioSource {
  public:
-  virtual void peek_audio(std::size_t n, uint8_t* out) = 0;  // the first n unconsumed bytes
+  virtual void peek_audio(std::size_t offset, std::size_t n, uint8_t* out) = 0;  // n unconsumed bytes from offset
   virtual void consume_audio(std::size_t n) = 0;            // drops the first n
  protected:
   ~AudioSource() = default;
@@ -117,7 +117,6 @@ class UtteranceWorker {
   ReplyState reply_state_;
   bool has_carry_ = false;  // odd trailing byte of the previous batch
   uint8_t carry_ = 0;
-  std::vector<uint8_t> slice_;  // the bytes of one slice, copied from the audio source
   std::vector<int16_t> samples_;
   std::vector<StreamResult> results_;
   std::chrono::steady_clock::duration utt_compute_{};

@@ -41,15 +41,7 @@ std::ostream& operator<<(std::ostream& os, const Event& e) {
             << "' stamps=" << e.stamps.size() << "}";
 }
 
-EngineConfig behav_config(const std::string& offline = "offline") {
-  EngineConfig c;
-  c.vad_dir = behav_dir() + "/vad";
-  c.online_model_dir = behav_dir() + "/online";
-  c.offline_model_dir = behav_dir() + "/" + offline;
-  c.punc_dir = behav_dir() + "/punc";
-  c.quantize = c.vad_quant = c.punc_quant = "false";
-  return c;
-}
+EngineConfig behav_config(const std::string& offline = "offline") { return testing::behav_engine_config(offline); }
 
 std::shared_ptr<const Engine> behav_engine(const std::string& offline = "offline") {
   static std::map<std::string, std::shared_ptr<const Engine>> cache;

@@ -44,12 +44,7 @@ class SessionLm : public ::testing::Test {
     ASSERT_EQ(gen_rc_, 0) << "tools/modelgen/lm/make_lm.py failed (needs python3 and libfst-tools)";
   }
   static EngineConfig config(bool with_lm, const std::string& hotword_lines = "") {
-    EngineConfig c;
-    c.vad_dir = behav_dir() + "/vad";
-    c.online_model_dir = behav_dir() + "/online";
-    c.offline_model_dir = behav_dir() + "/offline";
-    c.punc_dir = behav_dir() + "/punc";
-    c.quantize = c.vad_quant = c.punc_quant = "false";
+    EngineConfig c = testing::behav_engine_config();
     if (with_lm) {
       c.lm_dir = (*root_ / "lm").string();
       c.am_scale = 1.5f;

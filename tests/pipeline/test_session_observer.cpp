@@ -31,12 +31,7 @@ struct Recorder final : SessionObserver {
 
 // Returns the largest StreamSession::state_bytes() seen after any piece.
 std::size_t stream(Mode mode, Recorder& rec, int repeats = 1) {
-  EngineConfig c;
-  c.vad_dir = behav_dir() + "/vad";
-  c.online_model_dir = behav_dir() + "/online";
-  c.offline_model_dir = behav_dir() + "/offline";
-  c.punc_dir = behav_dir() + "/punc";
-  c.quantize = c.vad_quant = c.punc_quant = "false";
+  EngineConfig c = testing::behav_engine_config();
   SessionOptions o;
   o.mode = mode;
   o.observer = &rec;
